@@ -1,0 +1,337 @@
+package shutdown
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hook is one step of a shutdown. Its context ends at the earlier of the
+// hook's timeout and the whole shutdown's deadline; a hook should return by
+// then. An error it returns is recorded, never dropped, and does not stop
+// the hooks after it.
+type Hook func(ctx context.Context) error
+
+// state is where a coordinator is in its life. One mutex guards it.
+type state int32
+
+const (
+	idle     state = iota // accepting registrations, listening for signals
+	draining              // triggered; waiting out the drain delay
+	stopping              // running hooks
+	finished              // report complete, Done closed
+)
+
+var stateNames = [...]string{"idle", "draining", "stopping", "finished"}
+
+func (s state) String() string { return stateNames[s] }
+
+type step struct {
+	h *Handle // a hook added by Register or Go, or
+	s *Stage  // a stage
+}
+
+// A Coordinator runs a program's shutdown: it listens for signals, holds the
+// hooks in LIFO order, and on the first trigger runs them, each bounded in
+// time, then records what happened in a [Report]. Its methods are safe for
+// concurrent use.
+//
+// A Coordinator owns one goroutine from [New] until its shutdown completes.
+type Coordinator struct {
+	cfg config
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	sigCh  chan os.Signal // nil when listening to no signals
+	trigCh chan struct{}  // closed at the trigger
+	doneCh chan struct{}  // closed at completion
+	report *Report        // allocated in New so calls from hooks can return it early
+	active atomic.Bool    // triggered; read by the readiness handler
+
+	mu         sync.Mutex
+	st         state
+	steps      []step    // registration order; frozen at the trigger
+	nhooks     int       // hooks in steps, removed ones included until compacted
+	nremoved   int       // removed hooks still in steps
+	late       []*Handle // registered after the trigger, not yet taken by the runner
+	lateN      atomic.Int32
+	run        *run // the shutdown in progress
+	waiters    int  // goroutines blocked in Wait, Shutdown or Exit
+	exitInHook bool // Exit was called from inside the shutdown
+	start      time.Time
+}
+
+// New returns a Coordinator that is already listening for its signals: a
+// signal that arrives after New returns triggers the shutdown. It panics if
+// the options contradict each other (a drain delay not shorter than the
+// timeout).
+func New(opts ...Option) *Coordinator {
+	cfg := defaults()
+	for _, o := range opts {
+		if o == nil {
+			panic("shutdown: New: nil option")
+		}
+		o.apply(&cfg)
+	}
+	if cfg.drain >= cfg.timeout {
+		panic("shutdown: New: drain delay " + cfg.drain.String() +
+			" is not shorter than the timeout " + cfg.timeout.String())
+	}
+	c := &Coordinator{
+		cfg:    cfg,
+		trigCh: make(chan struct{}),
+		doneCh: make(chan struct{}),
+		report: &Report{},
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	if len(cfg.signals) > 0 {
+		// Buffered so that the second signal waits for the watcher while
+		// the first is being handled; the source never blocks on a send.
+		c.sigCh = make(chan os.Signal, 4)
+		cfg.source.Notify(c.sigCh, cfg.signals...)
+	}
+	go c.watch()
+	return c
+}
+
+// Register adds a hook at this point of the LIFO order, as a stage of its
+// own, and returns its handle. Hooks run in reverse order of registration.
+//
+// Register is safe to call from any goroutine at any time, hooks included.
+// A hook registered after the trigger is never dropped: while the shutdown
+// runs it runs next, within the time left, and appears in the report; once
+// the last hook has finished it runs at once in the caller, bounded by its
+// timeout, and is logged. Register panics if name is empty or fn is nil.
+func (c *Coordinator) Register(name string, fn Hook, opts ...HookOption) *Handle {
+	h := c.newHandle("Register", name, nil, fn, opts)
+	c.add(h, nil)
+	return h
+}
+
+func (c *Coordinator) add(h *Handle, s *Stage) {
+	c.mu.Lock()
+	switch {
+	case c.st == idle:
+		if s == nil {
+			c.steps = append(c.steps, step{h: h})
+		} else {
+			s.hooks = append(s.hooks, h)
+		}
+		c.nhooks++
+		c.mu.Unlock()
+	case c.st != finished && !c.run.closed:
+		c.late = append(c.late, h)
+		c.lateN.Store(int32(len(c.late)))
+		c.mu.Unlock()
+	default:
+		c.mu.Unlock()
+		c.runAfter(h)
+	}
+}
+
+func (c *Coordinator) unregistered() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st != idle {
+		return
+	}
+	c.nremoved++
+	// Compact when removed hooks are most of the list, so that a program
+	// that registers and unregisters in a loop keeps constant memory.
+	if c.nremoved < 64 || c.nremoved*2 < c.nhooks {
+		return
+	}
+	kept := c.steps[:0]
+	for _, st := range c.steps {
+		if st.s != nil {
+			hs := st.s.hooks[:0]
+			for _, h := range st.s.hooks {
+				if h.state.Load() != removed {
+					hs = append(hs, h)
+				}
+			}
+			clear(st.s.hooks[len(hs):])
+			st.s.hooks = hs
+		} else if st.h.state.Load() == removed {
+			continue
+		}
+		kept = append(kept, st)
+	}
+	clear(c.steps[len(kept):])
+	c.steps = kept
+	c.nhooks -= c.nremoved
+	c.nremoved = 0
+}
+
+// Context returns a context that is canceled when the shutdown is
+// triggered, with the cause (see [Report.Cause]) available through
+// context.Cause. Long-running work derives from it to stop taking new work.
+func (c *Coordinator) Context() context.Context { return c.ctx }
+
+// Done returns a channel that is closed when the shutdown has completed and
+// its report is final.
+func (c *Coordinator) Done() <-chan struct{} { return c.doneCh }
+
+// Shutdown triggers the shutdown with cause, unless it was already
+// triggered, and waits for it to complete. It is safe to call from many
+// goroutines, any number of times; every call returns the same *Report,
+// and every hook runs at most once.
+//
+// Called from inside a hook or a task of the shutdown in progress, Shutdown
+// does not wait for the shutdown it is part of: it returns the report at
+// once, still being written; read it only after [Coordinator.Done] is
+// closed.
+//
+// To run the hooks when main ends normally, the way atexit handlers run,
+// defer it: defer c.Shutdown(nil).
+func (c *Coordinator) Shutdown(cause error) *Report {
+	c.trigger(cause)
+	return c.wait()
+}
+
+// Wait waits for the shutdown to be triggered (by a signal, Shutdown, Exit
+// or a failing task) and to complete, and returns its report. Called from
+// inside a hook or task after the trigger, it returns at once, as Shutdown
+// does.
+//
+// A goroutine blocked in Wait, Shutdown or Exit when the shutdown completes
+// owns the end of the process; when there is none, the coordinator ends the
+// process itself through the exit func with [Report.ExitCode], the way the
+// signal would have ended it, but after the hooks.
+func (c *Coordinator) Wait() *Report {
+	<-c.trigCh
+	return c.wait()
+}
+
+func (c *Coordinator) wait() *Report {
+	select {
+	case <-c.doneCh:
+		return c.report
+	default:
+	}
+	if insideHook() {
+		return c.report
+	}
+	c.mu.Lock()
+	c.waiters++
+	c.mu.Unlock()
+	<-c.doneCh
+	return c.report
+}
+
+// Exit runs the shutdown with an *ExitError cause, unless it was already
+// triggered, waits for it, and then calls the exit func (os.Exit by
+// default) with the code: the counterpart of Python's sys.exit. The first
+// code given to Exit is the report's exit code, unless a second signal
+// forced the exit. Exit returns only if the exit func does.
+//
+// Called from inside a hook or a task of the shutdown in progress, Exit
+// records the code and returns at once; the exit func runs when the
+// shutdown completes.
+func (c *Coordinator) Exit(code int) {
+	c.mu.Lock()
+	if c.st != finished && !c.report.hasExit {
+		c.report.hasExit, c.report.exitCode = true, code
+	}
+	c.mu.Unlock()
+	c.trigger(&ExitError{Code: code})
+
+	select {
+	case <-c.doneCh:
+	default:
+		if insideHook() {
+			c.mu.Lock()
+			inside := c.st != finished
+			if inside {
+				c.exitInHook = true
+			}
+			c.mu.Unlock()
+			if inside {
+				return
+			}
+		}
+	}
+	r := c.wait()
+	if r.Forced || r.hasExit {
+		code = r.ExitCode()
+	}
+	c.cfg.exit(code)
+}
+
+// ReadinessHandler returns an http.Handler for a readiness probe: it
+// answers 200 until the shutdown is triggered and 503 from the trigger on,
+// so a load balancer stops sending new requests during the drain delay.
+func (c *Coordinator) ReadinessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if c.active.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// trigger starts the shutdown with cause; it reports false if it had
+// already started.
+func (c *Coordinator) trigger(cause error) bool {
+	c.mu.Lock()
+	if c.st != idle {
+		c.mu.Unlock()
+		return false
+	}
+	c.st = draining
+	c.start = time.Now()
+	c.report.Cause = cause
+	c.run = newRun(c, c.start)
+	c.mu.Unlock()
+
+	c.active.Store(true)
+	protectStdio()
+	c.cancel(cause) // nil: context.Cause reports context.Canceled
+	close(c.trigCh)
+	return true
+}
+
+// watch is the coordinator's goroutine: it waits for the first trigger,
+// then runs the shutdown.
+func (c *Coordinator) watch() {
+	select {
+	case sig := <-c.sigCh:
+		c.trigger(signalError(sig))
+	case <-c.trigCh:
+	}
+	c.supervise()
+}
+
+func (c *Coordinator) logger() *slog.Logger {
+	if c.cfg.logger != nil {
+		return c.cfg.logger
+	}
+	return slog.Default()
+}
+
+// Drain wraps an HTTP handler for a graceful drain: from the trigger on,
+// every response it writes carries "Connection: close", so net/http closes
+// each connection after its response and clients open fresh ones (which
+// the load balancer, following the readiness handler, sends elsewhere).
+// This is what keeps a keep-alive connection from being closed under a
+// client that is sending on it, which is how Server.SetKeepAlivesEnabled
+// (false) and a plain Server.Shutdown lose requests.
+func (c *Coordinator) Drain(next http.Handler) http.Handler {
+	if next == nil {
+		panic("shutdown: Drain: nil handler")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.active.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,152 @@
+// Package shutdown runs a Go program's graceful shutdown: on SIGINT,
+// SIGTERM, a fatal task error or a call from the program, it stops new
+// work, runs cleanup hooks in reverse order of registration, each bounded
+// in time, and records what happened in a [Report] with an honest exit
+// code.
+//
+// It starts from Python's atexit (register a cleanup, unregister it,
+// cleanups run in reverse order, also at a normal end) and adds what a
+// service needs: signals, deadlines, parallel stages, recovery from hooks
+// that panic or hang, and a report.
+//
+//	c := shutdown.New()
+//	c.Register("db", shutdown.Closer(db))
+//	c.Register("http", shutdown.HTTPServer(srv), shutdown.Timeout(10*time.Second))
+//	c.Go("serve", func(ctx context.Context) error { return srv.ListenAndServe() })
+//	os.Exit(c.Wait().ExitCode())
+//
+// # Order
+//
+// [Coordinator.Register] and [Coordinator.Go] each add one step;
+// [Coordinator.Stage] adds a step that holds many hooks. Steps run in
+// reverse order of creation: create what you open in the order you open
+// it, and it is closed the other way round. The hooks of one stage start
+// together (at most [Limit] at once); the next step starts when every hook
+// of the stage has returned or timed out. A failing hook never cancels
+// another one and never stops the shutdown.
+//
+// # Deadlines
+//
+// The whole shutdown, drain delay included, is bounded by [WithTimeout]
+// (30 s by default). Each hook gets a fresh context that ends at the
+// earlier of its own timeout ([Timeout], else [WithHookTimeout], else none)
+// and that deadline; it never starts with a context that has already
+// ended. A hook that outlives its context is recorded TimedOut and
+// abandoned: the coordinator moves on and never waits for it. Hooks not
+// reached before the deadline are recorded Skipped. A shutdown therefore
+// takes at most its timeout plus the time to write the report, whatever
+// the hooks do.
+//
+// Go cannot kill a goroutine. An abandoned hook keeps running on its
+// goroutine until it returns; that goroutine is the only one the package
+// leaves behind, and only when a hook ignored its context.
+//
+// A hook with no timeout of its own runs on the coordinator's walker
+// goroutine, with no goroutine or timer of its own, so a shutdown of many
+// small hooks costs little more than a loop. A hook with a timeout of its
+// own runs on a goroutine of its own so that the walker can leave it
+// behind at that timeout.
+//
+// # Faults
+//
+// A hook or task that panics is recovered and recorded Panicked with a
+// [*PanicError] holding the value and the stack; the other hooks still
+// run. Every error is kept: [Report.Err] joins them, and errors.Is and
+// errors.As see through it.
+//
+// # Signals
+//
+// [New] listens for [signals.Default] (SIGINT and SIGTERM) before it
+// returns. The first signal triggers the shutdown. A second one while it
+// runs ends the process at once through the exit func with 128+signo (143
+// for SIGTERM), logging the hooks still running; [WithForceExit](false)
+// turns that off. When the shutdown completes, the coordinator stops
+// listening (signal.Stop), so a later Ctrl-C acts as Go's default again.
+//
+// From the trigger on, SIGPIPE is caught, so a write to a stdout or stderr
+// whose reader has gone returns an error (EPIPE) instead of killing the
+// process halfway through its cleanup.
+//
+// # Who ends the process
+//
+// A goroutine blocked in [Coordinator.Wait], [Coordinator.Shutdown] or
+// [Coordinator.Exit] when the shutdown completes owns the end of the
+// process: typically main, which then returns or calls os.Exit with
+// [Report.ExitCode]. When no goroutine is waiting, as in an atexit-style
+// program that was busy in main when SIGTERM arrived, the coordinator ends
+// the process itself through the exit func with Report.ExitCode: SIGTERM
+// still ends the program, only after its hooks. Tests inject the exit func
+// with [WithExitFunc].
+//
+// # Exit codes
+//
+// [Report.ExitCode], first match wins: 128+signo when a second signal
+// forced the exit; the code given to [Coordinator.Exit]; 1 when any hook or
+// task failed, timed out, panicked or was skipped; else 0. A graceful
+// shutdown on SIGTERM whose hooks all succeed exits 0: the service did what
+// it was asked.
+//
+// # Once
+//
+// Every trigger after the first, from any goroutine, joins the same
+// shutdown: all callers get the same *Report and every hook runs at most
+// once. [Coordinator.Done] is closed when the report is final.
+//
+// # Calls from inside a hook
+//
+// Hooks and tasks may call Register, Unregister, Shutdown, Exit and Wait.
+// A call that would wait for the very shutdown it is part of does not
+// wait: Shutdown and Wait return the report in progress (read it after
+// Done is closed), and Exit records its code and returns; the exit func
+// runs when the shutdown completes. The package recognises a hook by its
+// stack, so a goroutine that a hook starts itself is not recognised; it
+// waits like any caller, which is still bounded by that hook's deadline.
+//
+// # Late registration
+//
+// A hook registered after the trigger is never dropped: while hooks run,
+// it runs as soon as the current step is over, within the time left, and
+// appears in the report (a hook added to a stage after the trigger runs on
+// its own, under the stage's name). Once the last hook has finished, a new
+// hook runs at once in the caller, bounded by its timeout (else the hook
+// timeout, else the whole timeout), and is logged.
+//
+// # Drain
+//
+// On the trigger, [Coordinator.Context] is canceled with the cause
+// (context.Cause; context.Canceled for Shutdown(nil)) and the
+// [Coordinator.ReadinessHandler] answers 503. The first hook starts after
+// [WithDrainDelay], so that load balancers see the 503 and stop sending new
+// work first. [Coordinator.Drain] makes responses carry Connection: close
+// from the trigger on, so clients leave keep-alive connections before the
+// server closes them.
+//
+// # Logs
+//
+// The coordinator writes one slog record when the shutdown starts (its
+// cause), one per hook (name, stage, status, elapsed, error) and one at the
+// end (elapsed, exit code), to [WithLogger] or slog.Default().
+//
+// # Programming errors
+//
+// A nil hook, an empty name, a negative or zero duration where a positive
+// one is needed, a drain delay not shorter than the timeout, a Limit below
+// 1, a nil source or logger: each panics at the call that made it, with a
+// message naming the mistake, never later during a shutdown. When an
+// option is given twice, the last one wins.
+//
+// # The default coordinator
+//
+// [Register], [Go], [Wait], [Shutdown], [Exit] and [Context] act on
+// [Default], created on first use, for programs that want atexit's
+// shape:
+//
+//	func main() {
+//		defer shutdown.Shutdown(nil) // hooks run when main returns, too
+//		shutdown.Register("flush", shutdown.Func(flush))
+//		run()
+//	}
+//
+// A deferred call does not run when the program calls os.Exit or
+// log.Fatal; call [Exit] instead.
+package shutdown

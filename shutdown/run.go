@@ -1,0 +1,515 @@
+package shutdown
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lastcall-go/lastcall/signals"
+)
+
+// A run is one shutdown in progress. Two goroutines share it: the
+// supervisor (the coordinator's own goroutine), which owns the deadline,
+// the second signal and the report, and the walker, which runs the hooks.
+// The walker never blocks the supervisor: when the deadline passes, the
+// supervisor writes the report from the hooks' states and moves on, and a
+// walker stuck in a hook that ignores its context is abandoned with it.
+type run struct {
+	c      *Coordinator
+	ctx    context.Context // ends at the whole deadline; parent of every hook's context
+	cancel context.CancelFunc
+	base   time.Time   // the trigger; hook times are durations since it
+	over   atomic.Bool // the report is being written: start nothing more
+
+	// Guarded by c.mu.
+	closed bool        // late registrations now run in the caller
+	lateAt []lateBatch // late registrations taken by the walker, in order
+}
+
+// lateBatch is a group of late registrations that the walker ran just
+// before step pos (-1: after the last step), newest first.
+type lateBatch struct {
+	pos   int
+	hooks []*Handle
+}
+
+func newRun(c *Coordinator, base time.Time) *run {
+	ctx, cancel := context.WithDeadline(context.Background(), base.Add(c.cfg.timeout))
+	return &run{c: c, ctx: ctx, cancel: cancel, base: base}
+}
+
+func (r *run) now() time.Duration { return time.Since(r.base) }
+
+// supervise runs the shutdown after the trigger, on the coordinator's
+// goroutine.
+func (c *Coordinator) supervise() {
+	r := c.run
+	c.logStart()
+	if d := c.cfg.drain; d > 0 {
+		t := time.NewTimer(d)
+	drain:
+		for {
+			select {
+			case <-t.C:
+				break drain
+			case sig := <-c.sigCh:
+				if c.second(sig) {
+					t.Stop()
+					return
+				}
+			}
+		}
+	}
+
+	c.mu.Lock()
+	c.st = stopping
+	steps := c.steps
+	c.mu.Unlock()
+
+	walked := make(chan struct{})
+	go r.walk(steps, walked)
+	for {
+		select {
+		case <-walked:
+			c.finish(false, 0)
+			return
+		case <-r.ctx.Done():
+			select {
+			case <-walked: // both ready: the hooks did finish in time
+			default:
+			}
+			c.finish(false, 0)
+			return
+		case sig := <-c.sigCh:
+			if c.second(sig) {
+				return
+			}
+		}
+	}
+}
+
+// walk runs the steps in reverse order, and late registrations as soon as
+// the step in progress is over.
+func (r *run) walk(steps []step, walked chan<- struct{}) {
+	defer close(walked)
+	t := r.now()
+	for i := len(steps) - 1; i >= 0; i-- {
+		if r.c.lateN.Load() != 0 {
+			t = r.runLate(i, t)
+		}
+		if r.over.Load() {
+			return
+		}
+		if st := steps[i]; st.s == nil {
+			t = r.runOne(st.h, t)
+		} else {
+			t = r.runStage(st.s, t)
+		}
+	}
+	for {
+		var more bool
+		if t, more = r.runLateEnd(t); !more {
+			return
+		}
+	}
+}
+
+func (r *run) runLate(pos int, t time.Duration) time.Duration {
+	c := r.c
+	c.mu.Lock()
+	batch := c.late
+	if r.closed || len(batch) == 0 {
+		c.mu.Unlock()
+		return t
+	}
+	c.late = nil
+	c.lateN.Store(0)
+	r.lateAt = append(r.lateAt, lateBatch{pos: pos, hooks: batch})
+	c.mu.Unlock()
+	for i := len(batch) - 1; i >= 0; i-- {
+		t = r.runOne(batch[i], t)
+	}
+	return t
+}
+
+// runLateEnd runs what was registered late after the last step; when there
+// is nothing, it closes the run to late registrations.
+func (r *run) runLateEnd(t time.Duration) (time.Duration, bool) {
+	r.c.mu.Lock()
+	if len(r.c.late) == 0 || r.closed {
+		r.closed = true
+		r.c.mu.Unlock()
+		return t, false
+	}
+	r.c.mu.Unlock()
+	return r.runLate(-1, t), true
+}
+
+// runStage runs the hooks of a stage in parallel and waits for them.
+//
+// errgroup is used to wait and to honour Limit, not for its error policy:
+// WithContext would cancel the sibling cleanups at the first failure, and
+// a cleanup that fails must not stop the others. errgroup does not recover
+// panics either (a panic in one of its goroutines ends the process), so
+// every hook runs through invoke, which does.
+func (r *run) runStage(s *Stage, t time.Duration) time.Duration {
+	switch len(s.hooks) {
+	case 0:
+		return t
+	case 1:
+		return r.runOne(s.hooks[0], t)
+	}
+	var g errgroup.Group
+	if s.limit > 0 {
+		g.SetLimit(s.limit)
+	}
+	for _, h := range s.hooks {
+		if r.over.Load() {
+			break
+		}
+		if h.state.Load() != pending {
+			continue
+		}
+		g.Go(func() error {
+			r.runOne(h, r.now())
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return r.now()
+}
+
+// runOne runs one hook that started at t and returns the time it ended.
+//
+// A hook with no timeout of its own runs on the calling goroutine with the
+// run's context: no goroutine, no timer, no allocation. If it hangs past
+// the whole deadline, the supervisor abandons the walker with it. A hook
+// with a timeout of its own runs on a goroutine of its own, so that the
+// walker can move on when that timeout passes; the goroutine writes to a
+// buffered channel and exits whenever the hook returns, never blocked on a
+// reader that has left.
+func (r *run) runOne(h *Handle, t time.Duration) time.Duration {
+	if !h.state.CompareAndSwap(pending, starting) {
+		return t
+	}
+	// A hook never starts with a context that has already ended: past the
+	// deadline, or once the report is being written, it is given back and
+	// recorded Skipped.
+	if r.over.Load() || r.ctx.Err() != nil {
+		h.state.Store(pending)
+		return t
+	}
+	h.started = t
+	h.state.Store(running)
+
+	d := h.timeout
+	if d == 0 {
+		d = r.c.cfg.hookTimeout
+	}
+	var err error
+	var timedOut bool
+	if d == 0 {
+		err = invoke(r.ctx, h.fn)
+		timedOut = err != nil && r.ctx.Err() != nil
+	} else {
+		err, timedOut = invokeTimeout(r.ctx, d, h.fn)
+	}
+	end := r.now()
+	h.status, h.err, h.elapsed = classify(err, timedOut), err, end-t
+	if h.state.CompareAndSwap(running, done) {
+		r.c.logHook(h.name, h.stage, h.status, err, h.elapsed, "")
+	}
+	return end
+}
+
+// invoke calls a hook and turns a panic into a *PanicError. It is one of
+// the two frames by which insideHook recognises a hook's goroutine.
+//
+// Recovering is a choice: a cleanup that panics must not take the cleanups
+// after it down with it, and the panic is reported with its stack, not
+// lost.
+//
+//go:noinline
+func invoke(ctx context.Context, fn Hook) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx)
+}
+
+// invokeTimeout runs fn with a context that ends after d (or with parent)
+// and returns when fn returns or when that context ends, whichever is
+// first. A hook that outlives its context keeps its goroutine; nothing
+// waits for it.
+func invokeTimeout(parent context.Context, d time.Duration, fn Hook) (error, bool) {
+	ctx, cancel := context.WithTimeout(parent, d)
+	defer cancel()
+	ch := make(chan error, 1)
+	go func() { ch <- invoke(ctx, fn) }()
+	select {
+	case err := <-ch:
+		return err, err != nil && ctx.Err() != nil
+	case <-ctx.Done():
+		select {
+		case err := <-ch:
+			return err, err != nil
+		default:
+			return ctx.Err(), true
+		}
+	}
+}
+
+func classify(err error, timedOut bool) Status {
+	switch {
+	case err == nil:
+		return OK
+	case isPanic(err):
+		return Panicked
+	case timedOut:
+		return TimedOut
+	default:
+		return Failed
+	}
+}
+
+func isPanic(err error) bool {
+	_, ok := err.(*PanicError)
+	return ok
+}
+
+// second handles a signal that arrives while the shutdown runs. It reports
+// whether it ended the shutdown.
+//
+// Why a second signal exits at once: an operator who sends SIGTERM or
+// presses Ctrl-C again has decided that the graceful path is taking too
+// long, and shells and supervisors read 128+signo as "ended by that
+// signal". The hooks still running are named in the log, so the record
+// says what was cut short.
+func (c *Coordinator) second(sig os.Signal) bool {
+	l := c.logger()
+	if !c.cfg.force {
+		l.LogAttrs(context.Background(), slog.LevelWarn, "shutdown: signal ignored, shutdown in progress",
+			slog.String("signal", sig.String()))
+		return false
+	}
+	code := signals.ExitCode(sig)
+	var names []string
+	c.each(func(h *Handle) {
+		if h.state.Load() == running {
+			names = append(names, h.name)
+		}
+	})
+	l.LogAttrs(context.Background(), slog.LevelError, "shutdown: second signal, forcing exit",
+		slog.String("signal", sig.String()), slog.Int("exit_code", code), slog.Any("running", names))
+	c.cfg.exit(code)
+	// The exit func returned (a test): finish the report, cut short.
+	c.finish(true, code)
+	return true
+}
+
+// each calls f for every hook of the run, in report order.
+func (c *Coordinator) each(f func(h *Handle)) {
+	r := c.run
+	c.mu.Lock()
+	steps, batches, late := c.steps, r.lateAt, c.late
+	c.mu.Unlock()
+	b := 0
+	emit := func(pos int) {
+		for ; b < len(batches) && batches[b].pos == pos; b++ {
+			hs := batches[b].hooks
+			for i := len(hs) - 1; i >= 0; i-- {
+				f(hs[i])
+			}
+		}
+	}
+	for i := len(steps) - 1; i >= 0; i-- {
+		emit(i)
+		if st := steps[i]; st.s == nil {
+			f(st.h)
+		} else {
+			for _, h := range st.s.hooks {
+				f(h)
+			}
+		}
+	}
+	emit(-1)
+	for i := len(late) - 1; i >= 0; i-- {
+		f(late[i])
+	}
+}
+
+// finish writes the report and completes the shutdown: at the end of the
+// walk, at the deadline, or after a forced exit.
+func (c *Coordinator) finish(forced bool, code int) {
+	r := c.run
+	r.over.Store(true)
+	r.cancel()
+	c.mu.Lock()
+	r.closed = true
+	c.mu.Unlock()
+
+	end := r.now()
+	c.mu.Lock()
+	hooks := make([]HookResult, 0, c.nhooks+len(c.late))
+	c.mu.Unlock()
+	c.each(func(h *Handle) {
+		for {
+			switch h.state.Load() {
+			case removed:
+				return
+			case starting:
+				runtime.Gosched() // the walker is a few instructions from running or pending
+				continue
+			case pending:
+				if !h.state.CompareAndSwap(pending, skipped) {
+					continue
+				}
+				hooks = append(hooks, h.result(Skipped, ErrSkipped, 0))
+			case running:
+				if !h.state.CompareAndSwap(running, abandoned) {
+					continue
+				}
+				err := context.DeadlineExceeded
+				if forced {
+					err = ErrForced
+				}
+				hooks = append(hooks, h.result(TimedOut, err, end-h.started))
+			default: // done: the walker published its outcome
+				hooks = append(hooks, h.result(h.status, h.err, h.elapsed))
+				return
+			}
+			hr := &hooks[len(hooks)-1]
+			c.logHook(hr.Name, h.stage, hr.Status, hr.Err, hr.Elapsed, "")
+			return
+		}
+	})
+
+	c.mu.Lock()
+	c.late = nil
+	c.lateN.Store(0)
+	c.st = finished
+	rep := c.report
+	rep.Hooks = hooks
+	rep.Elapsed = end
+	rep.Forced, rep.forcedCode = forced, code
+	exit := c.exitInHook || c.waiters == 0
+	c.mu.Unlock()
+
+	if c.sigCh != nil {
+		c.cfg.source.Stop(c.sigCh)
+	}
+	c.logEnd(rep)
+	close(c.doneCh)
+	if !forced && exit {
+		c.cfg.exit(rep.ExitCode())
+	}
+}
+
+// runAfter runs a hook registered after the shutdown's last hook, at once,
+// in the caller, bounded by its timeout.
+func (c *Coordinator) runAfter(h *Handle) {
+	if !h.state.CompareAndSwap(pending, running) {
+		return
+	}
+	d := h.timeout
+	if d == 0 {
+		d = c.cfg.hookTimeout
+	}
+	if d == 0 {
+		d = c.cfg.timeout
+	}
+	start := time.Now()
+	err, timedOut := invokeTimeout(context.Background(), d, h.fn)
+	h.status, h.err, h.elapsed = classify(err, timedOut), err, time.Since(start)
+	h.state.Store(done)
+	c.logHook(h.name, h.stage, h.status, h.err, h.elapsed, "shutdown: hook registered after the shutdown completed, ran at once")
+}
+
+func (h *Handle) result(st Status, err error, elapsed time.Duration) HookResult {
+	var stage string
+	if h.stage != nil {
+		stage = h.stage.name
+	}
+	return HookResult{Name: h.name, Stage: stage, Status: st, Err: err, Elapsed: elapsed}
+}
+
+func signalError(sig os.Signal) error { return &signals.Error{Signal: sig} }
+
+func (c *Coordinator) logStart() {
+	l := c.logger()
+	ctx := context.Background()
+	if !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	cause := "Shutdown(nil)"
+	if err := c.report.Cause; err != nil {
+		cause = err.Error()
+	}
+	l.LogAttrs(ctx, slog.LevelInfo, "shutdown: started",
+		slog.String("cause", cause), slog.Duration("timeout", c.cfg.timeout),
+		slog.Duration("drain_delay", c.cfg.drain))
+}
+
+func (c *Coordinator) logHook(name string, stage *Stage, st Status, err error, elapsed time.Duration, msg string) {
+	level := slog.LevelInfo
+	switch st {
+	case Skipped:
+		level = slog.LevelWarn
+	case Failed, TimedOut, Panicked:
+		level = slog.LevelError
+	}
+	if msg != "" && level < slog.LevelWarn {
+		level = slog.LevelWarn
+	}
+	l := c.logger()
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	if msg == "" {
+		msg = "shutdown: hook"
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("hook", name))
+	if stage != nil {
+		attrs = append(attrs, slog.String("stage", stage.name))
+	}
+	attrs = append(attrs, slog.String("status", st.String()), slog.Duration("elapsed", elapsed))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	if pe, ok := err.(*PanicError); ok {
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+	}
+	l.LogAttrs(ctx, level, msg, attrs...)
+}
+
+func (c *Coordinator) logEnd(rep *Report) {
+	l := c.logger()
+	ctx := context.Background()
+	code := rep.ExitCode()
+	level := slog.LevelInfo
+	if code != 0 {
+		level = slog.LevelError
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	failed := 0
+	for i := range rep.Hooks {
+		if rep.Hooks[i].Status != OK {
+			failed++
+		}
+	}
+	l.LogAttrs(ctx, level, "shutdown: complete",
+		slog.Duration("elapsed", rep.Elapsed), slog.Int("exit_code", code),
+		slog.Int("hooks", len(rep.Hooks)), slog.Int("failed", failed), slog.Bool("forced", rep.Forced))
+}

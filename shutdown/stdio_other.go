@@ -1,0 +1,6 @@
+//go:build !unix
+
+package shutdown
+
+// protectStdio is a no-op where there is no SIGPIPE.
+func protectStdio() {}
