@@ -189,38 +189,50 @@ func (c *Coordinator) Done() <-chan struct{} { return c.doneCh }
 // To run the hooks when main ends normally, the way atexit handlers run,
 // defer it: defer c.Shutdown(nil).
 func (c *Coordinator) Shutdown(cause error) *Report {
+	nowait := c.enter()
 	c.trigger(cause)
-	return c.wait()
+	if !nowait {
+		<-c.doneCh
+	}
+	return c.report
 }
 
 // Wait waits for the shutdown to be triggered (by a signal, Shutdown, Exit
 // or a failing task) and to complete, and returns its report. Called from
-// inside a hook or task after the trigger, it returns at once, as Shutdown
-// does.
+// inside a hook or task, it returns as soon as the shutdown is triggered,
+// as Shutdown does.
 //
 // A goroutine blocked in Wait, Shutdown or Exit when the shutdown completes
 // owns the end of the process; when there is none, the coordinator ends the
 // process itself through the exit func with [Report.ExitCode], the way the
 // signal would have ended it, but after the hooks.
 func (c *Coordinator) Wait() *Report {
+	nowait := c.enter()
 	<-c.trigCh
-	return c.wait()
+	if !nowait {
+		<-c.doneCh
+	}
+	return c.report
 }
 
-func (c *Coordinator) wait() *Report {
+// enter is called first by every call that may wait for the shutdown. It
+// reports whether the caller must not wait, because it runs inside a hook
+// or task; otherwise it counts the caller as a waiter before any trigger
+// the caller causes, so that the shutdown cannot complete unseen between
+// the two.
+func (c *Coordinator) enter() (nowait bool) {
 	select {
 	case <-c.doneCh:
-		return c.report
+		return false
 	default:
 	}
 	if insideHook() {
-		return c.report
+		return true
 	}
 	c.mu.Lock()
 	c.waiters++
 	c.mu.Unlock()
-	<-c.doneCh
-	return c.report
+	return false
 }
 
 // Exit runs the shutdown with an *ExitError cause, unless it was already
@@ -233,30 +245,23 @@ func (c *Coordinator) wait() *Report {
 // records the code and returns at once; the exit func runs when the
 // shutdown completes.
 func (c *Coordinator) Exit(code int) {
+	nowait := c.enter()
 	c.mu.Lock()
-	if c.st != finished && !c.report.hasExit {
-		c.report.hasExit, c.report.exitCode = true, code
+	if c.st != finished {
+		if !c.report.hasExit {
+			c.report.hasExit, c.report.exitCode = true, code
+		}
+		c.exitInHook = c.exitInHook || nowait
+	} else {
+		nowait = false // finished: nothing left to wait for
 	}
 	c.mu.Unlock()
 	c.trigger(&ExitError{Code: code})
-
-	select {
-	case <-c.doneCh:
-	default:
-		if insideHook() {
-			c.mu.Lock()
-			inside := c.st != finished
-			if inside {
-				c.exitInHook = true
-			}
-			c.mu.Unlock()
-			if inside {
-				return
-			}
-		}
+	if nowait {
+		return
 	}
-	r := c.wait()
-	if r.Forced || r.hasExit {
+	<-c.doneCh
+	if r := c.report; r.Forced || r.hasExit {
 		code = r.ExitCode()
 	}
 	c.cfg.exit(code)
@@ -304,7 +309,10 @@ func (c *Coordinator) trigger(cause error) bool {
 func (c *Coordinator) watch() {
 	select {
 	case sig := <-c.sigCh:
-		c.trigger(signalError(sig))
+		c.trigger(signalError(sig)) // false if a call won the race: the signal joins it
+		c.mu.Lock()
+		c.run.sigs = 1
+		c.mu.Unlock()
 	case <-c.trigCh:
 	}
 	c.supervise()

@@ -26,6 +26,7 @@ type run struct {
 	cancel context.CancelFunc
 	base   time.Time   // the trigger; hook times are durations since it
 	over   atomic.Bool // the report is being written: start nothing more
+	sigs   int         // signals received; owned by the supervisor
 
 	// Guarded by c.mu.
 	closed bool        // late registrations now run in the caller
@@ -295,6 +296,13 @@ func isPanic(err error) bool {
 // says what was cut short.
 func (c *Coordinator) second(sig os.Signal) bool {
 	l := c.logger()
+	// A signal that arrives during a shutdown the program started itself is
+	// a first signal: it asks for what is already happening.
+	if c.run.sigs++; c.run.sigs < 2 {
+		l.LogAttrs(context.Background(), slog.LevelInfo, "shutdown: signal received, shutdown already in progress",
+			slog.String("signal", sig.String()))
+		return false
+	}
 	if !c.cfg.force {
 		l.LogAttrs(context.Background(), slog.LevelWarn, "shutdown: signal ignored, shutdown in progress",
 			slog.String("signal", sig.String()))
