@@ -57,10 +57,10 @@
 // # Signals
 //
 // [New] listens for [signals.Default] (SIGINT and SIGTERM) before it
-// returns. The first signal triggers the shutdown. A second one while it
-// runs ends the process at once through the exit func with 128+signo (143
-// for SIGTERM), logging the hooks still running; [WithForceExit](false)
-// turns that off. When the shutdown completes, the coordinator stops
+// returns. The first signal triggers the shutdown, or joins it when the
+// program already started it. A second signal while it runs ends the
+// process at once through the exit func with 128+signo (143 for SIGTERM),
+// logging the hooks still running; [WithForceExit](false) turns that off. When the shutdown completes, the coordinator stops
 // listening (signal.Stop), so a later Ctrl-C acts as Go's default again.
 //
 // From the trigger on, SIGPIPE is caught, so a write to a stdout or stderr
