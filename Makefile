@@ -30,3 +30,12 @@ bench:
 
 tidy:
 	$(GO) mod tidy
+
+# The kill tests of examples/httpserver and examples/worker with
+# $(STRESS_KILLS) kills each, where test runs 10 and 30; not run in CI.
+# Each test prints its totals; RELIABILITY.md records one run.
+STRESS_KILLS ?= 100
+
+.PHONY: stress
+stress:
+	$(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' ./examples/httpserver ./examples/worker -args -kills=$(STRESS_KILLS)

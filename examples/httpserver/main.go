@@ -1,0 +1,95 @@
+// Command httpserver is an HTTP service that drains gracefully on SIGTERM:
+// /healthz turns 503 at once, /work keeps serving for -drain-delay with
+// every response saying "Connection: close", then the listener closes, every
+// request the server began gets its full response, and the process exits 0.
+//
+//	go build -o /tmp/httpserver ./examples/httpserver
+//	/tmp/httpserver -drain-delay 5s &
+//	curl -s 'localhost:8080/work?ms=200'   # worked 200ms
+//	kill -15 %1                            # /healthz 503 for 5s, then exit 0
+//
+// /work?ms=N answers 200 after N milliseconds (0 to 60000). /healthz is
+// the readiness probe. The HTTP hook is bounded by -http-timeout; past it
+// the server cuts the connections still open (Close), so a connection that
+// never sends a byte cannot eat the time of the hooks after it; the hook
+// is then recorded timed out and the exit code is 1. The last hook prints
+// how many /work requests were started and finished.
+//
+// -no-graceful is a test seam: it shuts down the way a server without a
+// drain does (no drain delay, no Connection: close, Close at once), so that
+// the process tests can show they catch that regression.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/lastcall-go/lastcall/shutdown"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503")
+	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
+	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain; then open connections are cut")
+	noGraceful := flag.Bool("no-graceful", false, "test seam: shut down without a drain")
+	flag.Parse()
+
+	if *noGraceful { // test seam, see above
+		*drain = 0
+	}
+	var stats counts
+	c := shutdown.New(shutdown.WithDrainDelay(*drain), shutdown.WithTimeout(*timeout))
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", c.ReadinessHandler())
+	mux.Handle("/work", stats.work())
+	srv := &http.Server{Handler: c.Drain(mux), ReadHeaderTimeout: 10 * time.Second}
+	httpHook := shutdown.HTTPServer(srv)
+	if *noGraceful { // test seam
+		srv.Handler, httpHook = mux, shutdown.Closer(srv)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// LIFO: the HTTP server drains first, the serve task ends, stats last.
+	c.Register("stats", shutdown.Func(stats.print))
+	c.Go("serve", func(context.Context) error { return srv.Serve(ln) })
+	c.Register("http", httpHook, shutdown.Timeout(*httpTimeout))
+	fmt.Println("listening on", ln.Addr())
+	os.Exit(c.Wait().ExitCode())
+}
+
+// counts counts the /work requests the server began and finished.
+type counts struct{ started, finished atomic.Int64 }
+
+func (n *counts) work() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 || ms > 60000 {
+			http.Error(w, "ms: want 0 to 60000", http.StatusBadRequest)
+			return
+		}
+		n.started.Add(1)
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return // the connection is gone: nobody to answer
+		}
+		fmt.Fprintf(w, "worked %dms\n", ms)
+		n.finished.Add(1)
+	}
+}
+
+func (n *counts) print() {
+	fmt.Printf("requests started=%d finished=%d\n", n.started.Load(), n.finished.Load())
+}
