@@ -1,13 +1,17 @@
 package shutdown
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lastcall-go/lastcall/signals"
 )
 
 // Hook is one step of a shutdown. Its context ends at the earlier of the
@@ -108,11 +112,17 @@ func New(opts ...Option) *Coordinator {
 // timeout, and is logged. Register panics if name is empty or fn is nil.
 func (c *Coordinator) Register(name string, fn Hook, opts ...HookOption) *Handle {
 	h := c.newHandle("Register", name, nil, fn, opts)
-	c.add(h, nil)
+	if c.add(h, nil) {
+		c.runAfter(h)
+	}
 	return h
 }
 
-func (c *Coordinator) add(h *Handle, s *Stage) {
+// add places h in the LIFO order, or among the late registrations of the
+// shutdown in progress. It reports true when the shutdown's last hook has
+// finished: the caller then runs h with runAfter (Go first starts the task
+// that h waits for).
+func (c *Coordinator) add(h *Handle, s *Stage) (after bool) {
 	c.mu.Lock()
 	switch {
 	case c.st == idle:
@@ -129,8 +139,9 @@ func (c *Coordinator) add(h *Handle, s *Stage) {
 		c.mu.Unlock()
 	default:
 		c.mu.Unlock()
-		c.runAfter(h)
+		return true
 	}
+	return false
 }
 
 func (c *Coordinator) unregistered() {
@@ -298,7 +309,9 @@ func (c *Coordinator) trigger(cause error) bool {
 	c.mu.Unlock()
 
 	c.active.Store(true)
-	protectStdio()
+	if c.cfg.source == signals.OS {
+		protectStdio()
+	}
 	c.cancel(cause) // nil: context.Cause reports context.Canceled
 	close(c.trigCh)
 	return true
@@ -325,21 +338,71 @@ func (c *Coordinator) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Drain wraps an HTTP handler for a graceful drain: from the trigger on,
-// every response it writes carries "Connection: close", so net/http closes
-// each connection after its response and clients open fresh ones (which
-// the load balancer, following the readiness handler, sends elsewhere).
-// This is what keeps a keep-alive connection from being closed under a
-// client that is sending on it, which is how Server.SetKeepAlivesEnabled
-// (false) and a plain Server.Shutdown lose requests.
+// Drain wraps an HTTP handler for a graceful drain: every response whose
+// header is written after the trigger carries "Connection: close", so
+// net/http closes the connection after that response and the client opens
+// a fresh one (which a load balancer following the readiness handler sends
+// elsewhere). The decision is made when the header is written, not when
+// the request arrives, so a request already in flight at the trigger also
+// closes its connection. This keeps a keep-alive connection from being
+// closed under a client that is sending on it, which is how
+// Server.SetKeepAlivesEnabled(false) and a bare Server.Shutdown lose
+// requests. It panics if next is nil.
+//
+// The wrapper keeps http.Flusher and http.Hijacker working and unwraps for
+// http.ResponseController.
 func (c *Coordinator) Drain(next http.Handler) http.Handler {
 	if next == nil {
 		panic("shutdown: Drain: nil handler")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.active.Load() {
+		dw := &drainWriter{ResponseWriter: w, c: c}
+		next.ServeHTTP(dw, r)
+		if !dw.wrote && c.active.Load() {
+			// Nothing written: net/http sends the header after this returns.
 			w.Header().Set("Connection", "close")
 		}
-		next.ServeHTTP(w, r)
 	})
 }
+
+type drainWriter struct {
+	http.ResponseWriter
+	c     *Coordinator
+	wrote bool
+}
+
+func (w *drainWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote = true
+		if w.c.active.Load() {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *drainWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *drainWriter) Flush() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *drainWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.wrote = true
+	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, http.ErrNotSupported
+}
+
+func (w *drainWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

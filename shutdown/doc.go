@@ -63,9 +63,10 @@
 // logging the hooks still running; [WithForceExit](false) turns that off. When the shutdown completes, the coordinator stops
 // listening (signal.Stop), so a later Ctrl-C acts as Go's default again.
 //
-// From the trigger on, SIGPIPE is caught, so a write to a stdout or stderr
-// whose reader has gone returns an error (EPIPE) instead of killing the
-// process halfway through its cleanup.
+// From the trigger on, SIGPIPE is caught (when the coordinator uses
+// [signals.OS], the default), so a write to a stdout or stderr whose reader
+// has gone returns an error (EPIPE) instead of killing the process halfway
+// through its cleanup.
 //
 // # Who ends the process
 //

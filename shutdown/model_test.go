@@ -64,16 +64,16 @@ const (
 )
 
 type mHook struct {
-	name    string
-	stage   *mStage
-	kind    behKind
-	d       time.Duration
-	timeout time.Duration
-	child   *mHook // bLate
-	target  *mHook // bUnreg
-	task    *mTask // a task's stop step
-	removed  bool // unregistered before the trigger
-	targeted bool // the target of a bUnreg hook
+	name     string
+	stage    *mStage
+	kind     behKind
+	d        time.Duration
+	timeout  time.Duration
+	child    *mHook // bLate
+	target   *mHook // bUnreg
+	task     *mTask // a task's stop step
+	removed  bool   // unregistered before the trigger
+	targeted bool   // the target of a bUnreg hook
 	handle   *shutdown.Handle
 }
 

@@ -47,7 +47,9 @@ func (c *Coordinator) Stage(name string, opts ...StageOption) *Stage {
 // as a late registration on its own, under this stage's name.
 func (s *Stage) Register(name string, fn Hook, opts ...HookOption) *Handle {
 	h := s.c.newHandle("Stage.Register", name, s, fn, opts)
-	s.c.add(h, s)
+	if s.c.add(h, s) {
+		s.c.runAfter(h)
+	}
 	return h
 }
 

@@ -27,8 +27,13 @@ func (c *Coordinator) Go(name string, fn func(ctx context.Context) error) {
 	}
 	t := &task{done: make(chan struct{})}
 	h := c.newHandle("Go", name, nil, t.stop, nil)
-	c.add(h, nil)
+	after := c.add(h, nil)
 	go runTask(c, h, t, fn)
+	if after {
+		// The shutdown is over: the stop step runs at once, as a late hook
+		// does, and waits for the task started above.
+		c.runAfter(h)
+	}
 }
 
 type task struct {
