@@ -63,9 +63,12 @@ func runTask(c *Coordinator, h *Handle, t *task, fn func(context.Context) error)
 			t.err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 		close(t.done)
-		if failed(t.err) && c.trigger(t.err) {
+		if failed(t.err) {
+			// Logged before the trigger, so that the record of why comes
+			// before the record of the shutdown it starts.
 			c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: task failed",
 				slog.String("task", h.name), slog.String("error", t.err.Error()))
+			c.trigger(t.err)
 		}
 	}()
 	t.err = fn(c.ctx)

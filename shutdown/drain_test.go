@@ -1,0 +1,175 @@
+package shutdown_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lastcall-go/lastcall/shutdown"
+	"github.com/lastcall-go/lastcall/signals"
+)
+
+// Behaviour 10: on the trigger, Context() is canceled with the cause and
+// the readiness handler turns 503 at once; the first hook starts after the
+// drain delay; Drain makes responses carry "Connection: close" from the
+// trigger on.
+
+func TestDrainContextCanceledWithCause(t *testing.T) {
+	errDeploy := errors.New("deploy")
+	errTask := errors.New("queue lost")
+	for _, tc := range []struct {
+		name    string
+		trigger func(t *testing.T, c *shutdown.Coordinator, fake *signals.Fake)
+		check   func(t *testing.T, cause error)
+	}{
+		{
+			"signal",
+			func(t *testing.T, c *shutdown.Coordinator, fake *signals.Fake) {
+				require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+			},
+			func(t *testing.T, cause error) {
+				var se *signals.Error
+				require.ErrorAs(t, cause, &se)
+				assert.Equal(t, syscall.SIGTERM, se.Signal)
+			},
+		},
+		{
+			"Shutdown(err)",
+			func(t *testing.T, c *shutdown.Coordinator, _ *signals.Fake) { go c.Shutdown(errDeploy) },
+			func(t *testing.T, cause error) { assert.Equal(t, errDeploy, cause) },
+		},
+		{
+			"Shutdown(nil)",
+			func(t *testing.T, c *shutdown.Coordinator, _ *signals.Fake) { go c.Shutdown(nil) },
+			func(t *testing.T, cause error) { assert.Equal(t, context.Canceled, cause) },
+		},
+		{
+			"Exit",
+			func(t *testing.T, c *shutdown.Coordinator, _ *signals.Fake) { go c.Exit(3) },
+			func(t *testing.T, cause error) {
+				var ee *shutdown.ExitError
+				require.ErrorAs(t, cause, &ee)
+				assert.Equal(t, 3, ee.Code)
+			},
+		},
+		{
+			"failed task",
+			func(t *testing.T, c *shutdown.Coordinator, _ *signals.Fake) {
+				c.Go("consumer", func(context.Context) error { return errTask })
+			},
+			func(t *testing.T, cause error) { assert.Equal(t, errTask, cause) },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, fake, _ := newTest(t)
+			ctx := c.Context()
+			require.NoError(t, ctx.Err())
+			require.NoError(t, context.Cause(ctx))
+
+			// The context is canceled at the trigger, before the first
+			// hook starts.
+			atHook := make(chan error, 1)
+			c.Register("first", func(context.Context) error {
+				atHook <- context.Cause(c.Context())
+				return nil
+			})
+			tc.trigger(t, c, fake)
+			mustRecv(t, ctx.Done(), "Context canceled")
+			tc.check(t, context.Cause(ctx))
+			tc.check(t, mustRecv(t, atHook, "first hook"))
+			assert.Same(t, ctx, c.Context(), "one context for the coordinator's life")
+		})
+	}
+}
+
+// probe serves one request to h and returns the status code and the
+// Connection header.
+func probe(h http.Handler) (int, string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	res := rec.Result()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, res.Header.Get("Connection")
+}
+
+func TestDrainReadinessAndDelay(t *testing.T) {
+	// Fake time: "at once" and "exactly at the drain delay" are exact.
+	synctest.Test(t, func(t *testing.T) {
+		const drain = 5 * time.Second
+		c, _, _ := newTest(t, shutdown.WithDrainDelay(drain), shutdown.WithTimeout(time.Minute))
+		ready := c.ReadinessHandler()
+		served := 0
+		app := c.Drain(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			served++
+			w.WriteHeader(http.StatusOK)
+		}))
+
+		started := make(chan time.Time, 2)
+		c.Register("last", func(context.Context) error { started <- time.Now(); return nil })
+		c.Register("first", func(context.Context) error { started <- time.Now(); return nil })
+
+		code, conn := probe(ready)
+		assert.Equal(t, http.StatusOK, code, "ready before the trigger")
+		code, conn = probe(app)
+		assert.Equal(t, http.StatusOK, code)
+		assert.Empty(t, conn, "Connection: close before the trigger")
+
+		t0 := time.Now()
+		reps := make(chan *shutdown.Report, 1)
+		go func() { reps <- c.Shutdown(nil) }()
+		synctest.Wait()
+
+		// At the trigger, with no time passed: 503, the context is
+		// canceled, Drain closes connections, and no hook has started.
+		require.Equal(t, t0, time.Now())
+		code, _ = probe(ready)
+		assert.Equal(t, http.StatusServiceUnavailable, code, "503 at once")
+		assert.Error(t, c.Context().Err())
+		code, conn = probe(app)
+		assert.Equal(t, http.StatusOK, code, "the application still serves during the drain")
+		assert.Equal(t, "close", conn)
+		assert.Empty(t, started, "a hook started at the trigger")
+
+		// Just before the drain delay: still no hook.
+		time.Sleep(drain - time.Nanosecond)
+		synctest.Wait()
+		assert.Empty(t, started, "a hook started during the drain delay")
+		code, conn = probe(app)
+		assert.Equal(t, "close", conn)
+
+		// At the drain delay exactly, the first hook starts.
+		time.Sleep(time.Nanosecond)
+		rep := <-reps
+		require.Len(t, started, 2)
+		assert.Equal(t, drain, (<-started).Sub(t0), "the first hook starts at the drain delay")
+		assert.Equal(t, []string{"first", "last"}, names(rep))
+		assert.Equal(t, drain, rep.Elapsed, "the drain delay counts in Elapsed")
+
+		code, _ = probe(ready)
+		assert.Equal(t, http.StatusServiceUnavailable, code, "still 503 after completion")
+		_, conn = probe(app)
+		assert.Equal(t, "close", conn)
+		assert.Equal(t, 4, served, "Drain calls the wrapped handler every time")
+	})
+}
+
+func TestDrainNoDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _, _ := newTest(t)
+		var at time.Time
+		c.Register("first", func(context.Context) error { at = time.Now(); return nil })
+		t0 := time.Now()
+		c.Shutdown(nil)
+		assert.Equal(t, t0, at, "without a drain delay the first hook starts at the trigger")
+	})
+}
