@@ -1,7 +1,7 @@
 // Command testprog is a small program built on package shutdown for the
 // process-level tests: it registers hooks, prints "ready" once its
-// coordinator exists, and ends the way its flags say, so that a test can
-// send it real signals and read how it ended.
+// coordinator exists and its hooks are registered, and ends the way its
+// flags say, so that a test can send it real signals and read how it ended.
 //
 // Hook i (1..N, registered in that order) prints "hook i" on stdout and
 // appends a line to the -marks file, synced to disk, so that a test sees
@@ -14,6 +14,25 @@
 //	normal   defer c.Shutdown(nil); work for -run; return from main
 //	wait     c.Wait(), then os.Exit with the report's exit code
 //	exit=N   work for -run, then c.Exit(N)
+//	callers  -callers goroutines call c.Shutdown at the same moment; main
+//	         prints "callers N reports R hooks H ok K cause C" (R: how many
+//	         distinct reports they got) and exits with the report's code
+//
+// Other flags shape the run for the fault-matrix tests (internal/faults):
+//
+//	-startup-work D  work for D before New: a start-up window in which a
+//	                 signal finds no coordinator yet
+//	-register-work D print "new" once New has returned, then work for D
+//	                 before registering the hooks
+//	-done            add a hook, registered first so that it runs last,
+//	                 that prints and marks "done": the shutdown reached its end
+//	-hook-delay D    hook i works for D (ignoring its context) before it prints
+//	-stuck K         add a stage "stuck" of K hooks that print "stuck i
+//	                 hanging" and block for an hour, ignoring their context,
+//	                 and after it a hook "first", which runs before them
+//	-tick D          print "tick N" every D until the shutdown is triggered
+//	-pid             print "pid N" (the process id) before "ready"
+//	-json-log        write the coordinator's log records to stderr as JSON
 //
 // With -hang, a hook registered last (so it runs first) prints "hanging"
 // and then blocks for an hour, ignoring its context.
@@ -23,6 +42,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -38,14 +58,23 @@ func main() {
 	hang := flag.Bool("hang", false, "add a hook, run first, that blocks for an hour")
 	timeout := flag.Duration("timeout", shutdown.DefaultTimeout, "WithTimeout")
 	drain := flag.Duration("drain", 0, "WithDrainDelay")
-	mode := flag.String("mode", "normal", "normal, wait or exit=CODE")
+	mode := flag.String("mode", "normal", "normal, wait, exit=CODE or callers")
 	run := flag.Duration("run", 0, "how long main works before it ends (modes normal and exit)")
 	marks := flag.String("marks", "", "file to which each hook appends a line")
+	startupWork := flag.Duration("startup-work", 0, "how long the program works before New")
+	registerWork := flag.Duration("register-work", 0, "how long the program works between New and registering its hooks")
+	done := flag.Bool("done", false, "add a hook, run last, that prints and marks \"done\"")
+	hookDelay := flag.Duration("hook-delay", 0, "how long each hook i works before it prints")
+	stuck := flag.Int("stuck", 0, "add a stage of this many hooks that block for an hour, and a hook \"first\" run before it")
+	tick := flag.Duration("tick", 0, "print \"tick N\" at this interval until the shutdown is triggered")
+	pid := flag.Bool("pid", false, "print \"pid N\" before \"ready\"")
+	jsonLog := flag.Bool("json-log", false, "log JSON records to stderr")
+	callers := flag.Int("callers", 1000, "mode callers: how many goroutines call Shutdown")
 	flag.Parse()
 
 	exitCode, isExit := 0, false
 	switch {
-	case *mode == "normal" || *mode == "wait":
+	case *mode == "normal" || *mode == "wait" || *mode == "callers":
 	case strings.HasPrefix(*mode, "exit="):
 		n, err := strconv.Atoi(strings.TrimPrefix(*mode, "exit="))
 		if err != nil {
@@ -56,11 +85,40 @@ func main() {
 		fatalf("bad -mode %q", *mode)
 	}
 
+	// The start-up: until New returns, SIGTERM and SIGINT have Go's
+	// default action and end the process.
+	time.Sleep(*startupWork)
+
 	m := &marker{path: *marks}
-	c := shutdown.New(shutdown.WithTimeout(*timeout), shutdown.WithDrainDelay(*drain))
+	opts := []shutdown.Option{shutdown.WithTimeout(*timeout), shutdown.WithDrainDelay(*drain)}
+	if *jsonLog {
+		opts = append(opts, shutdown.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
+	}
+	c := shutdown.New(opts...)
+	if *registerWork > 0 {
+		fmt.Println("new")
+		time.Sleep(*registerWork)
+	}
+	if *done {
+		c.Register("done", shutdown.Func(func() { m.say("done") }))
+	}
 	for i := 1; i <= *hooks; i++ {
 		name := fmt.Sprint("hook ", i)
-		c.Register(name, shutdown.Func(func() { m.say(name) }))
+		c.Register(name, shutdown.Func(func() {
+			time.Sleep(*hookDelay)
+			m.say(name)
+		}))
+	}
+	if *stuck > 0 {
+		s := c.Stage("stuck")
+		for i := 1; i <= *stuck; i++ {
+			name := fmt.Sprint("stuck ", i)
+			s.Register(name, shutdown.Func(func() {
+				m.say(name + " hanging")
+				time.Sleep(time.Hour)
+			}))
+		}
+		c.Register("first", shutdown.Func(func() { m.say("first") }))
 	}
 	if *hang {
 		c.Register("hang", shutdown.Func(func() {
@@ -73,17 +131,75 @@ func main() {
 		// The atexit line: the hooks run when main returns.
 		defer c.Shutdown(nil)
 	}
+	if *pid {
+		fmt.Println("pid", os.Getpid())
+	}
 	fmt.Println("ready")
+	if *tick > 0 {
+		go ticker(c, *tick)
+	}
 
 	switch {
 	case *mode == "wait":
 		os.Exit(c.Wait().ExitCode())
+	case *mode == "callers":
+		os.Exit(shutdownFrom(c, *callers).ExitCode())
 	case isExit:
 		time.Sleep(*run)
 		c.Exit(exitCode)
 	default:
 		time.Sleep(*run)
 	}
+}
+
+// ticker prints "tick N" every d until the shutdown is triggered: a sign
+// that the program is alive and working.
+func ticker(c *shutdown.Coordinator, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-c.Context().Done():
+			return
+		case <-t.C:
+		}
+		fmt.Println("tick", n)
+	}
+}
+
+// shutdownFrom starts n goroutines, lets them all call c.Shutdown at the
+// same moment, each with a cause of its own, and prints what they got.
+func shutdownFrom(c *shutdown.Coordinator, n int) *shutdown.Report {
+	reports := make([]*shutdown.Report, n)
+	var started, ended sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		started.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			started.Done()
+			<-start
+			reports[i] = c.Shutdown(fmt.Errorf("caller %d", i))
+		}()
+	}
+	started.Wait()
+	close(start)
+	ended.Wait()
+
+	distinct := map[*shutdown.Report]bool{}
+	for _, r := range reports {
+		distinct[r] = true
+	}
+	rep := reports[0]
+	ok := 0
+	for _, h := range rep.Hooks {
+		if h.Status == shutdown.OK {
+			ok++
+		}
+	}
+	fmt.Printf("callers %d reports %d hooks %d ok %d cause %v\n", n, len(distinct), len(rep.Hooks), ok, rep.Cause)
+	return rep
 }
 
 // marker writes a hook's line to stdout and its mark to the marks file.
