@@ -87,7 +87,9 @@ func Start(t testing.TB, bin string, args ...string) *Proc {
 	// test's own group (Ctrl-C in a terminal) does not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
+	spawning.RLock()
 	err = cmd.Start()
+	spawning.RUnlock()
 	// The child holds its own copies of the write ends; closing ours lets
 	// the readers see EOF when the child's are gone.
 	outW.Close()
@@ -229,7 +231,20 @@ func (p *Proc) Stderr() []string { return p.stderr.snapshot() }
 // that goes away would: from then on the process's writes to stdout fail
 // with EPIPE (and raise SIGPIPE unless it handles it). Lines written after
 // the close are not recorded, and WaitLine no longer finds new ones.
-func (p *Proc) CloseStdout() error { return p.stdout.close() }
+//
+// Between fork and exec, a child that another goroutine is starting holds
+// a copy of every open descriptor, this read end included, and the writer
+// would not see the pipe break until that exec; CloseStdout therefore
+// waits for the processes being started by this package to have started.
+func (p *Proc) CloseStdout() error {
+	spawning.Lock()
+	defer spawning.Unlock()
+	return p.stdout.close()
+}
+
+// spawning is held for reading while this package forks a process, and
+// for writing while CloseStdout closes a pipe.
+var spawning sync.RWMutex
 
 func (p *Proc) cleanup() {
 	// ESRCH (nothing left in the group) is the normal case after Wait.
