@@ -77,7 +77,9 @@
 // program that was busy in main when SIGTERM arrived, the coordinator ends
 // the process itself through the exit func with Report.ExitCode: SIGTERM
 // still ends the program, only after its hooks. Tests inject the exit func
-// with [WithExitFunc].
+// with [WithExitFunc]. A signal that arrives after New but before main has
+// registered its hooks runs only the hooks registered so far: register
+// them right after New, before the work they clean up begins.
 //
 // # Exit codes
 //
