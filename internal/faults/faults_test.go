@@ -192,7 +192,7 @@ func requireGracefulAnyOrder(t *testing.T, r proctest.Result, marks, cause strin
 	assert.EqualValues(t, len(allMarks("")), complete[0]["hooks"])
 }
 
-// requireNotBeforeRegistration fails the test, naming the library bug that
+// requireNotBeforeRegistration fails the test, naming the documented limit that
 // TestSignalBeforeRegistration shows, when the process exited after a
 // shutdown that ran fewer hooks than the program registers.
 func requireNotBeforeRegistration(t *testing.T, r proctest.Result, marks string) {
@@ -201,7 +201,7 @@ func requireNotBeforeRegistration(t *testing.T, r proctest.Result, marks string)
 	if len(complete) != 1 || complete[0]["hooks"] == float64(len(allMarks(""))) {
 		return
 	}
-	t.Fatalf("library bug (see TestSignalBeforeRegistration): the signal came before main had registered every "+
+	t.Fatalf("documented limit (see TestSignalBeforeRegistration): the signal came before main had registered every "+
 		"hook, nobody waited, and the coordinator ended the process (%v) after %v hooks; marks: %q",
 		r, complete[0]["hooks"], readMarks(t, marks))
 }
@@ -443,7 +443,7 @@ func TestSignalDuringStartup(t *testing.T) {
 	assert.NotZero(t, ta.count("graceful-after-ready"), "no signal landed after New")
 }
 
-var knownBugs = flag.Bool("known-bugs", false, "run the tests that show known library bugs instead of skipping them")
+var knownBugs = flag.Bool("known-bugs", false, "run the tests that show documented limits instead of skipping them")
 
 // TestSignalBeforeRegistration widens the moment between New and the
 // registration of the hooks to 200 ms and sends SIGTERM in it; the program
@@ -452,7 +452,8 @@ var knownBugs = flag.Bool("known-bugs", false, "run the tests that show known li
 // registrations, or at once in Register once the shutdown is over) and the
 // program exits 0 with every marker.
 //
-// It does not. Nobody waits in Wait, Shutdown or Exit yet, so when the
+// It does not, and the package docs say so ("Who ends the process"):
+// register hooks right after New. Nobody waits in Wait, Shutdown or Exit yet, so when the
 // shutdown completes (at once: no hook is registered) the coordinator
 // ends the process itself with exit status 0. The hooks main was about to
 // register never run, and the exit status says all went well. Register's
@@ -463,7 +464,7 @@ var knownBugs = flag.Bool("known-bugs", false, "run the tests that show known li
 // microseconds of New, which TestSignalDuringStartup may or may not draw.
 func TestSignalBeforeRegistration(t *testing.T) {
 	if !*knownBugs {
-		t.Skip("library bug: a signal between New and the registration of the hooks, while nobody waits, " +
+		t.Skip("documented limit: a signal between New and the registration of the hooks, while nobody waits, " +
 			"ends the process with exit status 0 before the hooks exist (run with -args -known-bugs)")
 	}
 	t.Parallel()
