@@ -9,8 +9,15 @@ all: lint test
 demo:
 	bash scripts/demo.sh
 
+# go vet, every test under -race, then the packages whose tests depend on
+# timing ($(TIMING_PKGS): the coordinator, the fault matrix of real
+# processes) three more times, so that a flake shows up here and not in a
+# user's CI; then the builds for windows, darwin and freebsd.
+TIMING_PKGS ?= ./shutdown/ ./internal/faults/
+
 test: vet
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+	$(GO) test -race -count=3 -timeout $(TIMEOUT) $(TIMING_PKGS)
 	$(MAKE) --no-print-directory crossbuild
 
 vet:
@@ -25,11 +32,51 @@ lint: vet
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists:"; echo "$$out"; exit 1; fi
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
 
+# Benchmarks: the library's own (shutdown/bench_test.go), the same
+# workloads against uber-go/fx, oklog/run and hand-written code
+# (bench/compare), and whole-process runs (bench/cmd/procbench); then one
+# table per workload with each library's ratio to lastcall
+# (bench/cmd/report), and benchstat's view of the in-process runs. Raw
+# results land in bench/$(BENCH_OUT)/. It takes about ten minutes: run it
+# on an idle machine, and compare ratios within one run. BENCHMARKS.md
+# records one.
+BENCH_COUNT ?= 6
+BENCH_RUNS ?= 15
+BENCH_SLOW_RUNS ?= 3
+BENCH_OUT ?= out
+
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout $(TIMEOUT) ./...
+	GO=$(GO) COUNT=$(BENCH_COUNT) RUNS=$(BENCH_RUNS) SLOW_RUNS=$(BENCH_SLOW_RUNS) OUT=$(BENCH_OUT) \
+		bash bench/bench.sh
+
+# Vets and builds the bench module (it is not part of ./... at the root).
+.PHONY: bench-check
+bench-check:
+	cd bench && $(GO) vet ./... && $(GO) build ./...
+
+# CPU profile of a shutdown of 100,000 no-op hooks, the workload whose
+# targets BENCHMARKS.md explains with it; the profile and the test binary
+# stay in bench/$(BENCH_OUT)/ for go tool pprof.
+.PHONY: bench-profile
+bench-profile:
+	mkdir -p bench/$(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'Shutdown/seq/hooks=100000$$' -benchtime 100x \
+		-cpuprofile bench/$(BENCH_OUT)/stop.prof -o bench/$(BENCH_OUT)/shutdown.test ./shutdown/
+	$(GO) tool pprof -top -nodecount 20 bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
+	$(GO) tool pprof -list '^github.com/lastcall-go/lastcall/shutdown.\(\*run\).runOne$$' \
+		bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
 
 tidy:
 	$(GO) mod tidy
+
+# The model-based fuzz test of package shutdown (FuzzModel) for
+# $(FUZZTIME). A failing input is saved under
+# shutdown/testdata/fuzz/FuzzModel/ and replayed by every later go test.
+FUZZTIME ?= 5m
+
+.PHONY: fuzz
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzModel$$' -fuzztime $(FUZZTIME) ./shutdown/
 
 # The kill tests of examples/httpserver and examples/worker with
 # $(STRESS_KILLS) kills each, where test runs 10 and 30; not run in CI.
@@ -39,3 +86,14 @@ STRESS_KILLS ?= 100
 .PHONY: stress
 stress:
 	$(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' ./examples/httpserver ./examples/worker -args -kills=$(STRESS_KILLS)
+
+# The rolling restart of examples/fleet: three replicas of
+# examples/httpserver behind a real HAProxy (haproxy on PATH: apt-get
+# install haproxy, brew install haproxy), each restarted in turn for
+# $(FLEET_ROUNDS) rounds under load, and the runs without a drain that must
+# fail; prints the figures. make test runs the same tests, 10 rounds.
+FLEET_ROUNDS ?= 10
+
+.PHONY: fleet
+fleet:
+	$(GO) test -race -count=1 -timeout $(TIMEOUT) -v -run '^(TestRollingRestart|TestMutantCaught)$$' ./examples/fleet -args -rounds=$(FLEET_ROUNDS)

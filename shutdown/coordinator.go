@@ -39,6 +39,57 @@ type step struct {
 	s *Stage  // a stage
 }
 
+// stepChunk is how many steps a chunk of a stepList holds.
+const stepChunk = 1024
+
+// A stepList holds the steps in registration order, in chunks of
+// stepChunk (the first one grows up to that size as a slice does). A
+// registration never copies the steps before it, as appending to one
+// slice would: with many hooks, those copies were a third of the cost of
+// Register, and each left the old array behind as garbage.
+type stepList struct {
+	chunks [][]step // all full but the last
+	n      int
+}
+
+func (l *stepList) len() int { return l.n }
+
+func (l *stepList) at(i int) step { return l.chunks[i/stepChunk][i%stepChunk] }
+
+func (l *stepList) push(st step) {
+	k := l.n / stepChunk
+	if k == len(l.chunks) {
+		var chunk []step
+		if k > 0 {
+			chunk = make([]step, 0, stepChunk)
+		}
+		l.chunks = append(l.chunks, chunk)
+	}
+	l.chunks[k] = append(l.chunks[k], st)
+	l.n++
+}
+
+// filter keeps, in order, the steps for which keep returns true.
+func (l *stepList) filter(keep func(step) bool) {
+	k := 0
+	for i := range l.n {
+		if st := l.at(i); keep(st) {
+			l.chunks[k/stepChunk][k%stepChunk] = st
+			k++
+		}
+	}
+	for i := k; i < l.n; i++ {
+		l.chunks[i/stepChunk][i%stepChunk] = step{}
+	}
+	nc := (k + stepChunk - 1) / stepChunk
+	clear(l.chunks[nc:])
+	l.chunks = l.chunks[:nc]
+	if nc > 0 {
+		l.chunks[nc-1] = l.chunks[nc-1][:k-(nc-1)*stepChunk]
+	}
+	l.n = k
+}
+
 // A Coordinator runs a program's shutdown: it listens for signals, holds the
 // hooks in LIFO order, and on the first trigger runs them, each bounded in
 // time, then records what happened in a [Report]. Its methods are safe for
@@ -58,7 +109,7 @@ type Coordinator struct {
 
 	mu         sync.Mutex
 	st         state
-	steps      []step    // registration order; frozen at the trigger
+	steps      stepList  // registration order; frozen at the trigger
 	nhooks     int       // hooks in steps, removed ones included until compacted
 	nremoved   int       // removed hooks still in steps
 	late       []*Handle // registered after the trigger, not yet taken by the runner
@@ -127,7 +178,7 @@ func (c *Coordinator) add(h *Handle, s *Stage) (after bool) {
 	switch {
 	case c.st == idle:
 		if s == nil {
-			c.steps = append(c.steps, step{h: h})
+			c.steps.push(step{h: h})
 		} else {
 			s.hooks = append(s.hooks, h)
 		}
@@ -156,24 +207,20 @@ func (c *Coordinator) unregistered() {
 	if c.nremoved < 64 || c.nremoved*2 < c.nhooks {
 		return
 	}
-	kept := c.steps[:0]
-	for _, st := range c.steps {
-		if st.s != nil {
-			hs := st.s.hooks[:0]
-			for _, h := range st.s.hooks {
-				if h.state.Load() != removed {
-					hs = append(hs, h)
-				}
-			}
-			clear(st.s.hooks[len(hs):])
-			st.s.hooks = hs
-		} else if st.h.state.Load() == removed {
-			continue
+	c.steps.filter(func(st step) bool {
+		if st.s == nil {
+			return st.h.state.Load() != removed
 		}
-		kept = append(kept, st)
-	}
-	clear(c.steps[len(kept):])
-	c.steps = kept
+		hs := st.s.hooks[:0]
+		for _, h := range st.s.hooks {
+			if h.state.Load() != removed {
+				hs = append(hs, h)
+			}
+		}
+		clear(st.s.hooks[len(hs):])
+		st.s.hooks = hs
+		return true
+	})
 	c.nhooks -= c.nremoved
 	c.nremoved = 0
 }

@@ -96,7 +96,7 @@ func TestFaultPanicWithErrorValue(t *testing.T) {
 	assert.ErrorIs(t, rep.Err(), errBad)
 }
 
-// Panics in hooks of a parallel stage run on errgroup goroutines, where an
+// Panics in hooks of a parallel stage run on goroutines of their own, where an
 // unrecovered panic would end the test binary. They are recorded, and the
 // siblings and the steps after the stage run.
 func TestFaultPanicInParallelStage(t *testing.T) {

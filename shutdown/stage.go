@@ -34,7 +34,7 @@ func (c *Coordinator) Stage(name string, opts ...StageOption) *Stage {
 	}
 	c.mu.Lock()
 	if c.st == idle {
-		c.steps = append(c.steps, step{s: s})
+		c.steps.push(step{s: s})
 	}
 	// A stage created after the trigger has no place left in the order:
 	// its hooks are late registrations (see Register).
