@@ -118,9 +118,9 @@ func TestDrainReadinessAndDelay(t *testing.T) {
 		c.Register("last", func(context.Context) error { started <- time.Now(); return nil })
 		c.Register("first", func(context.Context) error { started <- time.Now(); return nil })
 
-		code, conn := probe(ready)
+		code, _ := probe(ready)
 		assert.Equal(t, http.StatusOK, code, "ready before the trigger")
-		code, conn = probe(app)
+		code, conn := probe(app)
 		assert.Equal(t, http.StatusOK, code)
 		assert.Empty(t, conn, "Connection: close before the trigger")
 
@@ -145,6 +145,7 @@ func TestDrainReadinessAndDelay(t *testing.T) {
 		synctest.Wait()
 		assert.Empty(t, started, "a hook started during the drain delay")
 		code, conn = probe(app)
+		assert.Equal(t, http.StatusOK, code)
 		assert.Equal(t, "close", conn)
 
 		// At the drain delay exactly, the first hook starts.

@@ -267,7 +267,6 @@ type sim struct {
 	res     map[*mHook]*mResult
 	runs    map[string]int
 	order   []*mHook
-	lateEnd []*mHook // late hooks registered but never taken: reported last
 }
 
 // end simulates one hook that starts at t (since the trigger).
