@@ -89,7 +89,6 @@ type column struct {
 
 var (
 	ms       = column{head: "time", unit: "ns/op", scale: 1e6, prec: 3, ratio: true}
-	msPlain  = column{head: "time", unit: "ns/op", scale: 1e6, prec: 1}
 	nsOp     = column{head: "ns/op", unit: "ns/op", scale: 1, prec: 1, ratio: true}
 	allocsOp = column{head: "allocs/op", unit: "allocs/op", scale: 1, prec: 0}
 	bytesOp  = column{head: "B/op", unit: "B/op", scale: 1, prec: 0}
