@@ -226,12 +226,13 @@ func (c *Coordinator) unregistered() {
 }
 
 // Context returns a context that is canceled when the shutdown is
-// triggered, with the cause (see [Report.Cause]) available through
+// triggered (it is the same context on every call, from any goroutine), with the cause (see [Report.Cause]) available through
 // context.Cause. Long-running work derives from it to stop taking new work.
 func (c *Coordinator) Context() context.Context { return c.ctx }
 
 // Done returns a channel that is closed when the shutdown has completed and
-// its report is final.
+// its report is final. It is the same channel on every call, safe to use
+// from any goroutine.
 func (c *Coordinator) Done() <-chan struct{} { return c.doneCh }
 
 // Shutdown triggers the shutdown with cause, unless it was already
@@ -325,9 +326,10 @@ func (c *Coordinator) Exit(code int) {
 	c.cfg.exit(code)
 }
 
-// ReadinessHandler returns an http.Handler for a readiness probe: it
-// answers 200 until the shutdown is triggered and 503 from the trigger on,
-// so a load balancer stops sending new requests during the drain delay.
+// ReadinessHandler returns an http.Handler for a readiness probe, safe for
+// concurrent requests: it answers 200 until the shutdown is triggered and
+// 503 from the trigger on, so a load balancer stops sending new requests
+// during the drain delay.
 func (c *Coordinator) ReadinessHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

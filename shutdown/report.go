@@ -52,6 +52,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error returns "panic: " followed by the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // Unwrap returns the panic value when it is an error, else nil.
@@ -65,6 +66,7 @@ type ExitError struct {
 	Code int
 }
 
+// Error returns "exit code " followed by the code.
 func (e *ExitError) Error() string { return "exit code " + strconv.Itoa(e.Code) }
 
 // HookResult is the outcome of one hook or task stop step.
@@ -79,6 +81,8 @@ type HookResult struct {
 // Report is the record of one shutdown. It is complete once the
 // coordinator's Done channel is closed; every call that waits for the
 // shutdown returns it complete, and all of them return the same *Report.
+// A complete Report is never written again: reading it and calling its
+// methods is safe from any number of goroutines.
 type Report struct {
 	// Cause is what triggered the shutdown: a *signals.Error for a signal,
 	// the error of a failed task (a *PanicError if it panicked), an
