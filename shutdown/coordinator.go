@@ -30,10 +30,6 @@ const (
 	finished              // report complete, Done closed
 )
 
-var stateNames = [...]string{"idle", "draining", "stopping", "finished"}
-
-func (s state) String() string { return stateNames[s] }
-
 type step struct {
 	h *Handle // a hook added by Register or Go, or
 	s *Stage  // a stage
@@ -109,15 +105,14 @@ type Coordinator struct {
 
 	mu         sync.Mutex
 	st         state
-	steps      stepList  // registration order; frozen at the trigger
-	nhooks     int       // hooks in steps, removed ones included until compacted
-	nremoved   int       // removed hooks still in steps
-	late       []*Handle // registered after the trigger, not yet taken by the runner
-	lateN      atomic.Int32
-	run        *run // the shutdown in progress
-	waiters    int  // goroutines blocked in Wait, Shutdown or Exit
-	exitInHook bool // Exit was called from inside the shutdown
-	start      time.Time
+	steps      stepList     // registration order; frozen at the trigger
+	nhooks     int          // hooks in steps, removed ones included until compacted
+	nremoved   int          // removed hooks still in steps
+	late       []*Handle    // registered after the trigger, not yet taken by the runner
+	lateN      atomic.Int32 // len(late), for the walker to check between steps without the lock
+	run        *run         // the shutdown in progress
+	waiters    int          // goroutines blocked in Wait, Shutdown or Exit
+	exitInHook bool         // Exit was called from inside the shutdown
 }
 
 // New returns a Coordinator that is already listening for its signals: a
@@ -226,8 +221,9 @@ func (c *Coordinator) unregistered() {
 }
 
 // Context returns a context that is canceled when the shutdown is
-// triggered (it is the same context on every call, from any goroutine), with the cause (see [Report.Cause]) available through
+// triggered, with the cause (see [Report.Cause]) available through
 // context.Cause. Long-running work derives from it to stop taking new work.
+// It is the same context on every call, from any goroutine.
 func (c *Coordinator) Context() context.Context { return c.ctx }
 
 // Done returns a channel that is closed when the shutdown has completed and
@@ -352,9 +348,8 @@ func (c *Coordinator) trigger(cause error) bool {
 		return false
 	}
 	c.st = draining
-	c.start = time.Now()
 	c.report.Cause = cause
-	c.run = newRun(c, c.start)
+	c.run = newRun(c, time.Now())
 	c.mu.Unlock()
 
 	c.active.Store(true)

@@ -145,7 +145,7 @@ func (r *run) walk(steps stepList, walked chan<- struct{}) {
 	t := r.now()
 	for i := steps.len() - 1; i >= 0; i-- {
 		if r.c.lateN.Load() != 0 {
-			t = r.runLate(i, t)
+			t, _ = r.runLate(i, t)
 		}
 		if r.over.Load() {
 			return
@@ -156,21 +156,25 @@ func (r *run) walk(steps stepList, walked chan<- struct{}) {
 			t = r.runStage(st.s, t)
 		}
 	}
-	for {
-		var more bool
-		if t, more = r.runLateEnd(t); !more {
-			return
-		}
+	for more := true; more; {
+		t, more = r.runLate(-1, t)
 	}
 }
 
-func (r *run) runLate(pos int, t time.Duration) time.Duration {
+// runLate runs the hooks registered late and not yet taken, newest first,
+// as if registered just before step pos; pos -1 is the end of the walk,
+// where finding none closes the run to late registrations (they then run
+// in their callers). It reports whether it found any.
+func (r *run) runLate(pos int, t time.Duration) (time.Duration, bool) {
 	c := r.c
 	c.mu.Lock()
 	batch := c.late
 	if r.closed || len(batch) == 0 {
+		if pos == -1 {
+			r.closed = true
+		}
 		c.mu.Unlock()
-		return t
+		return t, false
 	}
 	c.late = nil
 	c.lateN.Store(0)
@@ -179,20 +183,7 @@ func (r *run) runLate(pos int, t time.Duration) time.Duration {
 	for i := len(batch) - 1; i >= 0; i-- {
 		t = r.runOne(batch[i], t)
 	}
-	return t
-}
-
-// runLateEnd runs what was registered late after the last step; when there
-// is nothing, it closes the run to late registrations.
-func (r *run) runLateEnd(t time.Duration) (time.Duration, bool) {
-	r.c.mu.Lock()
-	if len(r.c.late) == 0 || r.closed {
-		r.closed = true
-		r.c.mu.Unlock()
-		return t, false
-	}
-	r.c.mu.Unlock()
-	return r.runLate(-1, t), true
+	return t, true
 }
 
 // runStage runs the hooks of a stage in parallel and waits for them.
@@ -271,13 +262,9 @@ func (r *run) runOne(h *Handle, t time.Duration) time.Duration {
 	h.started = t
 	h.state.Store(running)
 
-	d := h.timeout
-	if d == 0 {
-		d = r.c.cfg.hookTimeout
-	}
 	var err error
 	var timedOut bool
-	if d == 0 {
+	if d := r.c.timeoutOf(h); d == 0 {
 		err = invoke(r.ctx, h.fn)
 		timedOut = err != nil && r.ctx.Err() != nil
 	} else {
@@ -328,6 +315,15 @@ func invokeTimeout(parent context.Context, d time.Duration, fn Hook) (error, boo
 			return ctx.Err(), true
 		}
 	}
+}
+
+// timeoutOf returns h's own timeout, else the coordinator's hook timeout;
+// 0 means none: the hook may use the time left.
+func (c *Coordinator) timeoutOf(h *Handle) time.Duration {
+	if h.timeout != 0 {
+		return h.timeout
+	}
+	return c.cfg.hookTimeout
 }
 
 func classify(err error, timedOut bool) Status {
@@ -424,12 +420,9 @@ func (c *Coordinator) finish(forced bool, code int) {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	c.mu.Lock()
-	r.closed = true
-	c.mu.Unlock()
-
 	end := r.now()
 	c.mu.Lock()
+	r.closed = true
 	hooks := r.results
 	if n := c.nhooks + len(c.late); cap(hooks) < n {
 		hooks = make([]HookResult, 0, n)
@@ -497,10 +490,7 @@ func (c *Coordinator) runAfter(h *Handle) {
 	if !h.state.CompareAndSwap(pending, running) {
 		return
 	}
-	d := h.timeout
-	if d == 0 {
-		d = c.cfg.hookTimeout
-	}
+	d := c.timeoutOf(h)
 	if d == 0 {
 		d = c.cfg.timeout
 	}
