@@ -238,7 +238,9 @@ func TestMutantCaught(t *testing.T) {
 // keeps answering 200, with Connection: close, until the drain delay ends.
 func TestDrain(t *testing.T) {
 	bin := proctest.Build(t, "./examples/httpserver")
-	const delay = time.Second
+	// Long enough that the 503 check (delay/2) and the request answered
+	// inside the drain keep wide margins on two busy cores under -race.
+	const delay = 3 * time.Second
 	p := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", delay.String())
 	base := "http://" + strings.TrimPrefix(p.MustWaitLine("listening on ", wait), "listening on ")
 

@@ -165,31 +165,32 @@ func requireClean(t *testing.T, r proctest.Result) {
 // 0 after a shutdown caused by cause that left every marker.
 func requireGraceful(t *testing.T, r proctest.Result, marks, cause string) {
 	t.Helper()
-	requireClean(t, r)
-	require.True(t, r.Exited && r.Code == 0, "want exit status 0, got %v", r)
+	requireOneShutdown(t, r, cause)
 	assert.Equal(t, allMarks("ok"), readMarks(t, marks), "every hook ran once, in order, and the last one said done")
-	started := records(r.Stderr, msgStarted)
-	require.Len(t, started, 1, "one shutdown")
-	assert.Equal(t, cause, started[0]["cause"])
-	complete := records(r.Stderr, msgComplete)
-	require.Len(t, complete, 1, "one shutdown completed")
-	assert.EqualValues(t, 0, complete[0]["exit_code"])
 }
 
 // requireGracefulAnyOrder is requireGraceful for a signal that came while
 // the hooks were being registered: every hook ran once, in some order.
 func requireGracefulAnyOrder(t *testing.T, r proctest.Result, marks, cause string) {
 	t.Helper()
+	complete := requireOneShutdown(t, r, cause)
+	assert.ElementsMatch(t, allMarks("ok"), readMarks(t, marks), "every hook ran once")
+	assert.EqualValues(t, len(allMarks("")), complete["hooks"])
+}
+
+// requireOneShutdown fails the test unless the process exited 0 after one
+// shutdown caused by cause, and returns the shutdown's end record.
+func requireOneShutdown(t *testing.T, r proctest.Result, cause string) record {
+	t.Helper()
 	requireClean(t, r)
 	require.True(t, r.Exited && r.Code == 0, "want exit status 0, got %v", r)
-	assert.ElementsMatch(t, allMarks("ok"), readMarks(t, marks), "every hook ran once")
 	started := records(r.Stderr, msgStarted)
 	require.Len(t, started, 1, "one shutdown")
 	assert.Equal(t, cause, started[0]["cause"])
 	complete := records(r.Stderr, msgComplete)
 	require.Len(t, complete, 1, "one shutdown completed")
 	assert.EqualValues(t, 0, complete[0]["exit_code"])
-	assert.EqualValues(t, len(allMarks("")), complete[0]["hooks"])
+	return complete[0]
 }
 
 // requireNotBeforeRegistration fails the test, naming the documented limit that
