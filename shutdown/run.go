@@ -125,7 +125,7 @@ const prepareMin = 4096
 // after the last one.
 func (r *run) prepare() {
 	r.c.mu.Lock()
-	n := r.c.nhooks - r.c.nremoved
+	n := r.reportLen()
 	r.c.mu.Unlock()
 	if n < prepareMin {
 		return
@@ -136,6 +136,17 @@ func (r *run) prepare() {
 		r.results[i].Status = 0 // one write per page: its fault happens here
 	}
 	r.results = r.results[:0]
+}
+
+// reportLen returns how many hooks the report can hold at most: those in
+// the steps but the ones removed before the trigger (removals stop being
+// counted then), and every late registration. The caller holds c.mu.
+func (r *run) reportLen() int {
+	n := r.c.nhooks - r.c.nremoved + len(r.c.late)
+	for _, b := range r.lateAt {
+		n += len(b.hooks)
+	}
+	return n
 }
 
 // walk runs the steps in reverse order, and late registrations as soon as
@@ -424,7 +435,7 @@ func (c *Coordinator) finish(forced bool, code int) {
 	c.mu.Lock()
 	r.closed = true
 	hooks := r.results
-	if n := c.nhooks + len(c.late); cap(hooks) < n {
+	if n := r.reportLen(); cap(hooks) < n {
 		hooks = make([]HookResult, 0, n)
 	}
 	c.mu.Unlock()
