@@ -2,35 +2,8 @@ package shutdown
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net/http"
 )
-
-// HTTPServer returns a hook that shuts srv down gracefully: srv.Shutdown
-// closes the listeners, then waits for active requests to finish and idle
-// connections to close. If the hook's context ends first, it falls back to
-// srv.Close, which cuts the remaining connections, so a stuck or silent
-// connection cannot hold the shutdown; the hook then returns the context's
-// error and is recorded TimedOut. Give the hook a [Timeout] of its own so
-// that a slow drain cannot eat the time of the hooks after it.
-//
-// As with Server.Shutdown, hijacked connections (WebSockets) are not
-// tracked; close them in a hook of their own. It panics if srv is nil.
-func HTTPServer(srv *http.Server) Hook {
-	if srv == nil {
-		panic("shutdown: HTTPServer: nil server")
-	}
-	return func(ctx context.Context) error {
-		err := srv.Shutdown(ctx)
-		if err != nil && ctx.Err() != nil {
-			if cerr := srv.Close(); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-		}
-		return err
-	}
-}
 
 // Closer returns a hook that calls cl.Close. Close takes no context: if it
 // blocks past the hook's deadline it is abandoned (see [Coordinator.Register]).
@@ -49,4 +22,33 @@ func Func(f func()) Hook {
 		panic("shutdown: Func: nil function")
 	}
 	return func(context.Context) error { f(); return nil }
+}
+
+// Graceful returns a hook for a server that stops in two ways, such as a
+// *grpc.Server: Graceful(srv.GracefulStop, srv.Stop). The hook calls
+// graceful, which should stop accepting and wait for the work in flight;
+// if the hook's context ends first, it calls hard, which should cut what
+// is left, and returns the context's error (the hook is recorded
+// TimedOut). Give the hook a [Timeout] of its own, so that a slow drain
+// cannot eat the time of the hooks after it.
+//
+// graceful runs on a goroutine of its own; once hard has been called the
+// hook returns without waiting for graceful, which a hard stop usually
+// makes return at once. A panic in either is recovered and reported. It
+// panics if graceful or hard is nil.
+func Graceful(graceful, hard func()) Hook {
+	if graceful == nil || hard == nil {
+		panic("shutdown: Graceful: nil function")
+	}
+	return func(ctx context.Context) error {
+		done := make(chan error, 1)
+		go func() { done <- invoke(ctx, Func(graceful)) }()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			hard()
+			return ctx.Err()
+		}
+	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 
 	"github.com/lastcall-go/lastcall/shutdown"
 )
@@ -132,26 +130,6 @@ func ExampleCoordinator_Exit() {
 	// Output:
 	// close the database
 	// os.Exit 3
-}
-
-// The readiness handler answers 200 until the shutdown is triggered and 503
-// from then on, so a load balancer stops sending new requests.
-func ExampleCoordinator_ReadinessHandler() {
-	c := shutdown.New(quiet...)
-	mux := http.NewServeMux()
-	mux.Handle("/healthz", c.ReadinessHandler())
-
-	probe := func() {
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		fmt.Println(rec.Code)
-	}
-	probe()
-	c.Shutdown(nil)
-	probe()
-	// Output:
-	// 200
-	// 503
 }
 
 // The package-level functions act on a default coordinator, the atexit way:

@@ -72,7 +72,8 @@ func TestOptionsProgrammingErrorsPanicAtTheCall(t *testing.T) {
 		{"New nil option", func() { shutdown.New(nil) }, []string{"New", "nil option"}},
 		{"Closer nil", func() { shutdown.Closer(nil) }, []string{"Closer", "nil"}},
 		{"Func nil", func() { shutdown.Func(nil) }, []string{"Func", "nil"}},
-		{"HTTPServer nil", func() { shutdown.HTTPServer(nil) }, []string{"HTTPServer", "nil"}},
+		{"Graceful nil graceful", func() { shutdown.Graceful(nil, func() {}) }, []string{"Graceful", "nil"}},
+		{"Graceful nil hard", func() { shutdown.Graceful(func() {}, nil) }, []string{"Graceful", "nil"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := panicMessage(t, tc.call)

@@ -71,10 +71,13 @@ func (e *ExitError) Error() string { return "exit code " + strconv.Itoa(e.Code) 
 
 // HookResult is the outcome of one hook or task stop step.
 type HookResult struct {
-	Name    string
-	Stage   string // "" for a hook registered with Register or a task
-	Status  Status
-	Err     error // nil when Status is OK
+	Name   string
+	Stage  string // "" for a hook registered with Register or a task; "drain" for OnDrain
+	Status Status
+	Err    error // nil when Status is OK
+	// Started is when the hook started, from the trigger (for a skipped
+	// hook: when the report found it not started).
+	Started time.Duration
 	Elapsed time.Duration
 }
 
@@ -138,4 +141,22 @@ func (r *Report) ExitCode() int {
 		}
 	}
 	return 0
+}
+
+// classify turns what a hook returned into its Status.
+func classify(err error, timedOut bool) Status {
+	switch {
+	case err == nil:
+		return OK
+	case isPanic(err):
+		return Panicked
+	case timedOut:
+		return TimedOut
+	}
+	return Failed
+}
+
+func isPanic(err error) bool {
+	_, ok := err.(*PanicError)
+	return ok
 }

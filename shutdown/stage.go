@@ -33,8 +33,8 @@ func (c *Coordinator) Stage(name string, opts ...StageOption) *Stage {
 		o.applyStage(s)
 	}
 	c.mu.Lock()
-	if c.st == idle {
-		c.steps.push(step{s: s})
+	if c.phase == idle {
+		c.steps = append(c.steps, step{s: s})
 	}
 	// A stage created after the trigger has no place left in the order:
 	// its hooks are late registrations (see Register).
@@ -46,60 +46,50 @@ func (c *Coordinator) Stage(name string, opts ...StageOption) *Stage {
 // contract of [Coordinator.Register]; a hook added after the trigger runs
 // as a late registration on its own, under this stage's name.
 func (s *Stage) Register(name string, fn Hook, opts ...HookOption) *Handle {
-	h := s.c.newHandle("Stage.Register", name, s, fn, opts)
-	if s.c.add(h, s) {
-		s.c.runAfter(h)
-	}
-	return h
+	return s.c.register(s.c.newHandle("Stage.Register", name, s, fn, opts))
 }
 
 // Name returns the stage's name.
 func (s *Stage) Name() string { return s.name }
 
-// Handle states. A hook moves pending -> starting -> running -> done, or
-// pending -> removed (Unregister) or pending -> skipped (the shutdown ended
-// first), or running -> abandoned (its deadline passed and the coordinator
-// moved on). The state is the one point of synchronisation between the
-// goroutine that runs a hook and the one that writes the report.
-const (
-	pending int32 = iota
-	starting
-	running
-	done
-	removed
-	skipped
-	abandoned
-)
-
 // A Handle is one registered hook. Its only method, Unregister, is safe to
 // call from any goroutine at any time, any number of times.
 type Handle struct {
 	c       *Coordinator
-	name    string
 	stage   *Stage // nil for Register and Go
 	fn      Hook
 	timeout time.Duration // 0: the coordinator's hook timeout
-	state   atomic.Int32
+	state   atomic.Int32  // a hookState (hook.go)
 
-	// The outcome, written by the goroutine that ran the hook before it
-	// stores done, and read only after a load of done.
-	status  Status
-	err     error
-	elapsed time.Duration
-	started time.Duration // since the trigger; written before running is stored
+	// The hook's result: Name and Stage set at registration; Started
+	// written before the state becomes running; the rest written by the
+	// goroutine that ran the hook before the state becomes done, and read
+	// only after it has.
+	res HookResult
 }
 
 // Unregister removes the hook if it has not started, and reports whether it
 // did: true means the hook will never run and is left out of the report;
 // false means it already started, already ran, or was already removed.
 func (h *Handle) Unregister() bool {
-	if !h.state.CompareAndSwap(pending, removed) {
+	if !h.transition(pending, removed) {
 		return false
 	}
 	h.c.unregistered()
 	return true
 }
 
+// limit returns h's own timeout, else the coordinator's hook timeout; 0
+// means none: the hook may use the time left.
+func (h *Handle) limit() time.Duration {
+	if h.timeout != 0 {
+		return h.timeout
+	}
+	return h.c.cfg.hookTimeout
+}
+
+// newHandle checks a registration and returns its handle; fn names the
+// call, for the panic of a programming error.
 func (c *Coordinator) newHandle(fn string, name string, stage *Stage, hook Hook, opts []HookOption) *Handle {
 	if name == "" {
 		panic(fmt.Sprintf("shutdown: %s: empty name", fn))
@@ -107,16 +97,17 @@ func (c *Coordinator) newHandle(fn string, name string, stage *Stage, hook Hook,
 	if hook == nil {
 		panic(fmt.Sprintf("shutdown: %s %q: nil hook", fn, name))
 	}
-	h := &Handle{c: c, name: name, stage: stage, fn: hook}
-	if len(opts) > 0 {
-		var hc hookConfig
-		for _, o := range opts {
-			if o == nil {
-				panic(fmt.Sprintf("shutdown: %s %q: nil option", fn, name))
-			}
-			o.applyHook(&hc)
+	var hc hookConfig
+	for _, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("shutdown: %s %q: nil option", fn, name))
 		}
-		h.timeout = hc.timeout
+		o.applyHook(&hc)
+	}
+	h := &Handle{c: c, stage: stage, fn: hook, timeout: hc.timeout}
+	h.res.Name = name
+	if stage != nil {
+		h.res.Stage = stage.name
 	}
 	return h
 }

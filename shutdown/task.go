@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"runtime/debug"
 )
 
@@ -13,6 +11,12 @@ import (
 // and adds a stop step at this point of the LIFO order: when the shutdown
 // reaches it, the step waits for fn to return (bounded like any hook) and
 // reports fn's outcome under name.
+//
+// The context fn gets is canceled at the trigger: it tells fn to stop
+// taking new work. Work that fn has already taken and must finish (a
+// record handed to a producer, a request being answered) must not use it:
+// give those calls [Coordinator.InFlight], or a client given fn's context
+// fails them at the trigger, before the hooks that flush them have run.
 //
 // A task that returns an error before the trigger, other than
 // context.Canceled and http.ErrServerClosed, triggers the shutdown with that
@@ -27,7 +31,7 @@ func (c *Coordinator) Go(name string, fn func(ctx context.Context) error) {
 	}
 	t := &task{done: make(chan struct{})}
 	h := c.newHandle("Go", name, nil, t.stop, nil)
-	after := c.add(h, nil)
+	after := c.add(h)
 	go runTask(c, h, t, fn)
 	if after {
 		// The shutdown is over: the stop step runs at once, as a late hook
@@ -66,8 +70,7 @@ func runTask(c *Coordinator, h *Handle, t *task, fn func(context.Context) error)
 		if failed(t.err) {
 			// Logged before the trigger, so that the record of why comes
 			// before the record of the shutdown it starts.
-			c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: task failed",
-				slog.String("task", h.name), slog.String("error", t.err.Error()))
+			c.logTaskFailed(h.res.Name, t.err)
 			c.trigger(t.err)
 		}
 	}()
@@ -76,7 +79,7 @@ func runTask(c *Coordinator, h *Handle, t *task, fn func(context.Context) error)
 
 // failed reports whether a task's result is a failure: context.Canceled is
 // how a task says it stopped because it was told to, and
-// http.ErrServerClosed is what ListenAndServe returns after Shutdown.
+// http.ErrServerClosed is what Serve returns after Shutdown.
 func failed(err error) bool {
 	if err == nil {
 		return false
@@ -84,5 +87,26 @@ func failed(err error) bool {
 	if isPanic(err) {
 		return true
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed)
+	return !errors.Is(err, context.Canceled) && !isServerClosed(err)
+}
+
+// serverClosed is the text of net/http's ErrServerClosed. The package does
+// not import net/http (a program that serves no HTTP should not link it),
+// so it recognises that error by its text, anywhere in err's chain. The
+// value is part of net/http's API and its text has never changed.
+const serverClosed = "http: Server closed"
+
+func isServerClosed(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, err := range e.Unwrap() {
+			if isServerClosed(err) {
+				return true
+			}
+		}
+		return false
+	}
+	return err.Error() == serverClosed || isServerClosed(errors.Unwrap(err))
 }

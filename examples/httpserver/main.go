@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/lastcall-go/lastcall/shutdown"
+	"github.com/lastcall-go/lastcall/shutdown/shutdownhttp"
 )
 
 func main() {
@@ -49,11 +50,11 @@ func main() {
 	var stats counts
 	c := shutdown.New(shutdown.WithDrainDelay(*drain), shutdown.WithTimeout(*timeout))
 	mux := http.NewServeMux()
-	mux.Handle("/healthz", c.ReadinessHandler())
+	mux.Handle("/healthz", shutdownhttp.Readiness(c))
 	mux.Handle("/work", stats.work())
-	srv := &http.Server{Handler: c.Drain(mux), ReadHeaderTimeout: 10 * time.Second}
-	httpHook := shutdown.HTTPServer(srv)
-	if *noGraceful { // test seam
+	srv := &http.Server{Handler: shutdownhttp.Drain(c, mux), ReadHeaderTimeout: 10 * time.Second}
+	httpHook := shutdownhttp.Server(srv) // before Serve: it watches the connections
+	if *noGraceful {                     // test seam
 		srv.Handler, httpHook = mux, shutdown.Closer(srv)
 	}
 

@@ -1,4 +1,4 @@
-package shutdown_test
+package shutdownhttp_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lastcall-go/lastcall/shutdown"
+	"github.com/lastcall-go/lastcall/shutdown/shutdownhttp"
 )
 
 func drainCoordinator(t *testing.T) *shutdown.Coordinator {
@@ -27,7 +28,7 @@ func drainCoordinator(t *testing.T) *shutdown.Coordinator {
 func TestDrainInFlightRequestClosesConnection(t *testing.T) {
 	c := drainCoordinator(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(c.Drain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(shutdownhttp.Drain(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-release
 		_, _ = io.WriteString(w, "done")
@@ -54,7 +55,7 @@ func TestDrainInFlightRequestClosesConnection(t *testing.T) {
 
 func TestDrainBeforeTriggerKeepsConnection(t *testing.T) {
 	c := drainCoordinator(t)
-	h := c.Drain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := shutdownhttp.Drain(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	rec := httptest.NewRecorder()
@@ -79,7 +80,7 @@ func TestDrainAfterTrigger(t *testing.T) {
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			c.Drain(fn).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			shutdownhttp.Drain(c, fn).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 			assert.Equal(t, "close", rec.Result().Header.Get("Connection"))
 		})
 	}
@@ -87,7 +88,7 @@ func TestDrainAfterTrigger(t *testing.T) {
 
 func TestDrainKeepsHijack(t *testing.T) {
 	c := drainCoordinator(t)
-	srv := httptest.NewServer(c.Drain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(shutdownhttp.Drain(c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, rw, err := w.(http.Hijacker).Hijack()
 		require.NoError(t, err)
 		defer conn.Close()
@@ -104,5 +105,5 @@ func TestDrainKeepsHijack(t *testing.T) {
 
 func TestDrainNilPanics(t *testing.T) {
 	c := drainCoordinator(t)
-	assert.PanicsWithValue(t, "shutdown: Drain: nil handler", func() { c.Drain(nil) })
+	assert.PanicsWithValue(t, "shutdownhttp: Drain: nil handler", func() { shutdownhttp.Drain(c, nil) })
 }

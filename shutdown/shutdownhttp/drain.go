@@ -1,49 +1,38 @@
-package shutdown
+package shutdownhttp
 
 import (
 	"bufio"
 	"net"
 	"net/http"
+
+	"github.com/lastcall-go/lastcall/shutdown"
 )
 
-// ReadinessHandler returns an http.Handler for a readiness probe, safe for
-// concurrent requests: it answers 200 until the shutdown is triggered and
-// 503 from the trigger on, so a load balancer stops sending new requests
-// during the drain delay.
-func (c *Coordinator) ReadinessHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if c.active.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("shutting down\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-}
-
 // Drain wraps an HTTP handler for a graceful drain: every response whose
-// header is written after the trigger carries "Connection: close", so
+// header is written after c's trigger carries "Connection: close", so
 // net/http closes the connection after that response and the client opens
-// a fresh one (which a load balancer following the readiness handler sends
+// a fresh one (which a load balancer following [Readiness] sends
 // elsewhere). The decision is made when the header is written, not when
 // the request arrives, so a request already in flight at the trigger also
 // closes its connection. This keeps a keep-alive connection from being
 // closed under a client that is sending on it, which is how
 // Server.SetKeepAlivesEnabled(false) and a bare Server.Shutdown lose
-// requests. It panics if next is nil.
+// requests. It panics if c or next is nil.
 //
 // The wrapper keeps http.Flusher and http.Hijacker working and unwraps for
 // http.ResponseController.
-func (c *Coordinator) Drain(next http.Handler) http.Handler {
-	if next == nil {
-		panic("shutdown: Drain: nil handler")
+func Drain(c *shutdown.Coordinator, next http.Handler) http.Handler {
+	if c == nil {
+		panic("shutdownhttp: Drain: nil coordinator")
 	}
+	if next == nil {
+		panic("shutdownhttp: Drain: nil handler")
+	}
+	stopping := c.Context().Done()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &drainWriter{ResponseWriter: w, c: c}
+		dw := &drainWriter{ResponseWriter: w, stopping: stopping}
 		next.ServeHTTP(dw, r)
-		if !dw.wrote && c.active.Load() {
+		if !dw.wrote && closed(stopping) {
 			// Nothing written: net/http sends the header after this returns.
 			w.Header().Set("Connection", "close")
 		}
@@ -52,14 +41,14 @@ func (c *Coordinator) Drain(next http.Handler) http.Handler {
 
 type drainWriter struct {
 	http.ResponseWriter
-	c     *Coordinator
-	wrote bool
+	stopping <-chan struct{}
+	wrote    bool
 }
 
 func (w *drainWriter) WriteHeader(code int) {
 	if !w.wrote && code >= 200 {
 		w.wrote = true
-		if w.c.active.Load() {
+		if closed(w.stopping) {
 			w.Header().Set("Connection", "close")
 		}
 	}

@@ -1,0 +1,109 @@
+package shutdown
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/lastcall-go/lastcall/signals"
+)
+
+// The shutdown's log records: one when it starts (its cause), one per hook
+// (name, stage, status, elapsed, error), one at the end (elapsed, exit
+// code), and one for each signal that arrives while it runs.
+
+func (c *Coordinator) logger() *slog.Logger {
+	if c.cfg.logger != nil {
+		return c.cfg.logger
+	}
+	return slog.Default()
+}
+
+func (c *Coordinator) logStart() {
+	l := c.logger()
+	ctx := context.Background()
+	if !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	cause := "Shutdown(nil)"
+	if err := c.report.Cause; err != nil {
+		cause = err.Error()
+	}
+	l.LogAttrs(ctx, slog.LevelInfo, "shutdown: started",
+		slog.String("cause", cause), slog.Duration("timeout", c.cfg.timeout),
+		slog.Duration("drain_delay", c.cfg.drain))
+}
+
+// logHook writes a hook's record: at info level when it succeeded, warn
+// when it was skipped or msg says something unusual, error when it failed.
+func (c *Coordinator) logHook(r *HookResult, msg string) {
+	level := slog.LevelInfo
+	switch r.Status {
+	case Skipped:
+		level = slog.LevelWarn
+	case Failed, TimedOut, Panicked:
+		level = slog.LevelError
+	}
+	if msg != "" && level < slog.LevelWarn {
+		level = slog.LevelWarn
+	}
+	l := c.logger()
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	if msg == "" {
+		msg = "shutdown: hook"
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("hook", r.Name))
+	if r.Stage != "" {
+		attrs = append(attrs, slog.String("stage", r.Stage))
+	}
+	attrs = append(attrs, slog.String("status", r.Status.String()), slog.Duration("elapsed", r.Elapsed))
+	if r.Err != nil {
+		attrs = append(attrs, slog.String("error", r.Err.Error()))
+	}
+	if pe, ok := r.Err.(*PanicError); ok {
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+	}
+	l.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logSignal records a signal that does not force the exit.
+func (c *Coordinator) logSignal(sig os.Signal, level slog.Level, msg string) {
+	c.logger().LogAttrs(context.Background(), level, msg, slog.String("signal", sig.String()))
+}
+
+func (c *Coordinator) logForced(sig os.Signal, running []string) {
+	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: second signal, forcing exit",
+		slog.String("signal", sig.String()), slog.Int("exit_code", signals.ExitCode(sig)),
+		slog.Any("running", running))
+}
+
+func (c *Coordinator) logTaskFailed(name string, err error) {
+	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: task failed",
+		slog.String("task", name), slog.String("error", err.Error()))
+}
+
+func (c *Coordinator) logEnd(rep *Report) {
+	l := c.logger()
+	ctx := context.Background()
+	code := rep.ExitCode()
+	level := slog.LevelInfo
+	if code != 0 {
+		level = slog.LevelError
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	failed := 0
+	for i := range rep.Hooks {
+		if rep.Hooks[i].Status != OK {
+			failed++
+		}
+	}
+	l.LogAttrs(ctx, level, "shutdown: complete",
+		slog.Duration("elapsed", rep.Elapsed), slog.Int("exit_code", code),
+		slog.Int("hooks", len(rep.Hooks)), slog.Int("failed", failed), slog.Bool("forced", rep.Forced))
+}
