@@ -9,9 +9,10 @@ import (
 
 // collect writes the report: every hook's outcome, in the order they ran.
 // Hooks still running are abandoned (TimedOut, or ErrForced after a second
-// signal), hooks not reached are skipped. From here on, a hook registered
-// late runs in its caller.
-func (c *Coordinator) collect(forced os.Signal) *Report {
+// signal), hooks not reached are skipped; their results are also returned
+// as settled, for the observers. From here on, a hook registered late runs
+// in its caller.
+func (c *Coordinator) collect(forced os.Signal) (rep *Report, settled []HookResult) {
 	end := c.since()
 	cut := context.DeadlineExceeded
 	if forced != nil {
@@ -22,17 +23,21 @@ func (c *Coordinator) collect(forced os.Signal) *Report {
 	hooks := make([]HookResult, 0, c.nhooks)
 	c.mu.Unlock()
 	c.each(func(h *Handle) {
-		if r, ok := h.outcome(end, cut); ok {
+		r, ok, now := h.outcome(end, cut)
+		if ok {
 			hooks = append(hooks, r)
+		}
+		if now {
+			settled = append(settled, r)
 		}
 	})
 
-	rep := c.report // written here only, before Done is closed
+	rep = c.report // written here only, before Done is closed
 	rep.Hooks, rep.Elapsed = hooks, end
 	if forced != nil {
 		rep.Forced, rep.forcedCode = true, signals.ExitCode(forced)
 	}
-	return rep
+	return rep, settled
 }
 
 // each calls f for every hook of the shutdown, in report order: the drain

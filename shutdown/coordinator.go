@@ -26,20 +26,23 @@ type Hook func(ctx context.Context) error
 type Coordinator struct {
 	cfg config
 
-	ctx      context.Context // Context(): canceled at the trigger
-	cancel   context.CancelCauseFunc
-	flight   context.Context // InFlight(): canceled when the shutdown ends
-	land     context.CancelCauseFunc
-	sigCh    chan os.Signal // nil when listening to no signals
-	trigCh   chan struct{}  // closed at the trigger
-	doneCh   chan struct{}  // closed at completion
-	report   *Report        // allocated in New so calls from hooks can return it early
-	drains   *Stage         // the OnDrain hooks: run at the trigger, all at once
-	signaled bool           // a signal has joined the shutdown; owned by the coordinator's goroutine
+	ctx       context.Context // Context(): canceled at the trigger
+	cancel    context.CancelCauseFunc
+	flight    context.Context // InFlight(): canceled when the shutdown ends
+	land      context.CancelCauseFunc
+	sigCh     chan os.Signal // nil when listening to no signals
+	trigCh    chan struct{}  // closed at the trigger
+	told      chan struct{}  // closed once the observers have been told of the trigger
+	doneCh    chan struct{}  // closed at completion
+	report    *Report        // allocated in New so calls from hooks can return it early
+	drains    *Stage         // the OnDrain hooks: run at the trigger, all at once
+	signaled  bool           // a signal has joined the shutdown; owned by the coordinator's goroutine
+	observers observers      // the log first (observe.go)
 
 	mu         sync.Mutex
 	phase      phase
 	start      time.Time // the trigger
+	deadline   time.Time // start + the timeout
 	steps      []step    // registration order; frozen at the trigger
 	nhooks     int       // hooks placed or queued late, removed ones included until compacted
 	removed    int       // hooks in steps removed by Unregister, until compacted
@@ -94,10 +97,12 @@ func New(opts ...Option) *Coordinator {
 	c := &Coordinator{
 		cfg:    cfg,
 		trigCh: make(chan struct{}),
+		told:   make(chan struct{}),
 		doneCh: make(chan struct{}),
 		report: &Report{},
 	}
 	c.drains = &Stage{c: c, name: "drain"}
+	c.observers.Store(&[]func(Event){c.logEvent})
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.flight, c.land = context.WithCancelCause(context.Background())
 	if len(cfg.signals) > 0 {

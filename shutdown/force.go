@@ -3,8 +3,7 @@ package shutdown
 import (
 	"log/slog"
 	"os"
-
-	"github.com/lastcall-go/lastcall/signals"
+	"time"
 )
 
 // forces decides what a signal that arrives during the shutdown does, and
@@ -28,10 +27,17 @@ func (c *Coordinator) forces(sig os.Signal) bool {
 	return true
 }
 
-// force ends the process through the exit func with 128+signo, naming the
-// hooks still running in the log. If the exit func returns (a test), the
-// shutdown goes on to record its report, cut short.
+// force records a second signal that ends the process: the hooks still
+// running are named in the log, after the record of the start (which the
+// walker writes; waited for at most FinalGrace). The exit follows the
+// report, at the end of the shutdown.
 func (c *Coordinator) force(sig os.Signal) {
+	t := time.NewTimer(FinalGrace)
+	select {
+	case <-c.told:
+	case <-t.C:
+	}
+	t.Stop()
 	var names []string
 	c.each(func(h *Handle) {
 		if h.load() == running {
@@ -39,5 +45,4 @@ func (c *Coordinator) force(sig os.Signal) {
 		}
 	})
 	c.logForced(sig, names)
-	c.cfg.exit(signals.ExitCode(sig))
 }

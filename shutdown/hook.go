@@ -64,11 +64,12 @@ func (h *Handle) run(ctx context.Context, t time.Duration) time.Duration {
 	}
 	h.res.Started = t
 	h.transition(starting, running)
+	h.c.hookEvent(HookStarted, &h.res)
 	err, timedOut := h.call(ctx)
 	end := h.c.since()
 	h.res.Status, h.res.Err, h.res.Elapsed = classify(err, timedOut), err, end-t
 	if h.transition(running, done) {
-		h.c.logHook(&h.res, "")
+		h.c.hookEvent(HookEnded, &h.res)
 	}
 	return end
 }
@@ -87,36 +88,35 @@ func (h *Handle) call(ctx context.Context) (error, bool) {
 }
 
 // outcome returns h's result for the report, end being when the report is
-// written. A hook that has not finished gets its final state here: pending
-// becomes skipped, running becomes abandoned (TimedOut, with cut as its
-// error). ok is false for a removed hook, which the report leaves out.
-func (h *Handle) outcome(end time.Duration, cut error) (r HookResult, ok bool) {
+// written. A hook that has not finished gets its final state here (settled
+// is then true): pending becomes skipped, running becomes abandoned
+// (TimedOut, with cut as its error). ok is false for a removed hook, which
+// the report leaves out.
+func (h *Handle) outcome(end time.Duration, cut error) (r HookResult, ok, settled bool) {
 	for {
 		switch h.load() {
 		case done:
-			return h.res, true
+			return h.res, true, false
 		case starting:
 			runtime.Gosched() // the runner is a few instructions from running or pending
 		case pending:
 			if h.transition(pending, skipped) {
-				return h.settle(Skipped, ErrSkipped, end, 0), true
+				return h.settle(Skipped, ErrSkipped, end, 0), true, true
 			}
 		case running:
 			if h.transition(running, abandoned) {
-				return h.settle(TimedOut, cut, h.res.Started, end-h.res.Started), true
+				return h.settle(TimedOut, cut, h.res.Started, end-h.res.Started), true, true
 			}
 		default: // removed
-			return HookResult{}, false
+			return HookResult{}, false, false
 		}
 	}
 }
 
-// settle returns and logs the result of a hook the report has ended. It
-// leaves h.res alone: an abandoned hook's goroutine may still write it.
+// settle returns the result of a hook the report has ended. It leaves
+// h.res alone: an abandoned hook's goroutine may still write it.
 func (h *Handle) settle(st Status, err error, started, elapsed time.Duration) HookResult {
-	r := HookResult{Name: h.res.Name, Stage: h.res.Stage, Status: st, Err: err, Started: started, Elapsed: elapsed}
-	h.c.logHook(&r, "")
-	return r
+	return HookResult{Name: h.res.Name, Stage: h.res.Stage, Status: st, Err: err, Started: started, Elapsed: elapsed}
 }
 
 // invoke calls a hook and turns a panic into a *PanicError. It is one of

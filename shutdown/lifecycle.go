@@ -133,6 +133,7 @@ func (c *Coordinator) trigger(cause error) bool {
 	}
 	c.phase = stopping
 	c.start = time.Now()
+	c.deadline = c.start.Add(c.cfg.timeout)
 	c.report.Cause = cause
 	c.mu.Unlock()
 

@@ -19,6 +19,19 @@ func (c *Coordinator) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// logEvent is the observer that writes the records of a shutdown's
+// events; New adds it first.
+func (c *Coordinator) logEvent(e Event) {
+	switch e.Kind {
+	case Triggered:
+		c.logStart()
+	case HookEnded:
+		c.logHook(&e.Hook, "")
+	case Completed:
+		c.logEnd(e.Report)
+	}
+}
+
 func (c *Coordinator) logStart() {
 	l := c.logger()
 	ctx := context.Background()

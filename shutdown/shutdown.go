@@ -17,24 +17,17 @@ import (
 // shutdown is to stop waiting. A hook that ignores its context is left
 // behind, still running, and recorded TimedOut.
 func (c *Coordinator) run() {
-	c.logStart()
-	ctx, cancel := context.WithDeadline(context.Background(), c.start.Add(c.cfg.timeout))
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
 
-	// Drain: the drain hooks start at once; the walk waits for them and
-	// for the drain delay.
-	sig := c.await(ctx, c.drain(ctx))
+	// The drain hooks, the drain delay, then the steps newest first: all on
+	// a goroutine of its own that can be left behind. Wait for the first
+	// of: that walk is done, the deadline, a second signal.
+	walked := make(chan struct{})
+	go c.walk(ctx, walked)
+	sig := c.await(ctx, walked)
 
-	// Walk the steps, newest first, on a goroutine of its own that can be
-	// left behind, and wait for the first of: the walk is done, the
-	// deadline, a second signal.
-	if sig == nil && ctx.Err() == nil {
-		walked := make(chan struct{})
-		go c.walk(ctx, walked)
-		sig = c.await(ctx, walked)
-	}
-
-	// A second signal ends the process at once.
+	// A second signal ends the process once the report is written.
 	if sig != nil {
 		c.force(sig)
 	}
@@ -43,8 +36,10 @@ func (c *Coordinator) run() {
 	cancel()
 	c.land(context.Cause(ctx))
 
-	// The report: every hook's outcome, in the order they ran.
-	rep := c.collect(sig)
+	// The report: every hook's outcome, in the order they ran; then the
+	// observers' last events.
+	rep, settled := c.collect(sig)
+	c.finish(settled, rep)
 
 	// The end: release the signals, close Done, and end the process if
 	// nobody waits to.
@@ -68,36 +63,25 @@ func (c *Coordinator) await(ctx context.Context, done <-chan struct{}) os.Signal
 	}
 }
 
-// drain starts the drain hooks and returns a channel that is closed once
-// every one of them has returned or timed out and the drain delay has
-// passed.
-func (c *Coordinator) drain(ctx context.Context) <-chan struct{} {
-	drained := make(chan struct{})
-	if len(c.drains.hooks) == 0 && c.cfg.drain == 0 {
-		close(drained)
-		return drained
-	}
-	go func() {
-		defer close(drained)
-		c.runStage(ctx, c.drains, 0)
-		if rest := c.cfg.drain - c.since(); rest > 0 {
-			t := time.NewTimer(rest)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-		}
-	}()
-	return drained
-}
-
-// walk runs the steps, newest first, and the hooks registered late as
-// soon as the step in progress is over; it closes walked when it is done.
-// The steps are frozen at the trigger, so it reads them without the lock.
+// walk tells the observers that the shutdown has started, runs the drain
+// hooks and waits out the drain delay, then runs the steps newest first,
+// with the hooks registered late as soon as the step in progress is over.
+// It closes walked when it is done. The steps are frozen at the trigger,
+// so it reads them without the lock.
 func (c *Coordinator) walk(ctx context.Context, walked chan<- struct{}) {
 	defer close(walked)
-	t := c.since()
+	c.notify(&Event{Kind: Triggered, Cause: c.report.Cause, Deadline: c.deadline})
+	close(c.told)
+	t := c.runStage(ctx, c.drains, c.since())
+	if rest := c.cfg.drain - t; rest > 0 {
+		timer := time.NewTimer(rest)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		t = c.since()
+	}
 	for i := len(c.steps) - 1; i >= 0 && ctx.Err() == nil; i-- {
 		t = c.runLate(ctx, i, t)
 		if st := c.steps[i]; st.s == nil {
@@ -143,24 +127,26 @@ func (c *Coordinator) runStage(ctx context.Context, s *Stage, t time.Duration) t
 	return c.since()
 }
 
-// end completes the shutdown: the end record, the signals released, Done
-// closed, and the process ended through the exit func when no goroutine
-// waits in Wait, Shutdown or Exit to end it.
+// end completes the shutdown: the signals released, the process ended at
+// once after a second signal, Done closed, and the process ended through
+// the exit func when no goroutine waits in Wait, Shutdown or Exit to end
+// it.
 func (c *Coordinator) end(rep *Report) {
 	c.mu.Lock()
 	c.phase = finished
-	exit := (c.exitInHook || c.waiters == 0) && !rep.Forced
+	exit := c.exitInHook || c.waiters == 0
 	c.mu.Unlock()
 
-	// The end record goes out while the signals are still caught: once they
-	// are released, a late SIGTERM has Go's default action and would cut
-	// it off.
-	c.logEnd(rep)
+	// The signals are released only now, so that a late SIGTERM cannot
+	// cut off the end record (written by finish) or the forced exit.
+	if rep.Forced {
+		c.cfg.exit(rep.ExitCode()) // whoever waits: the operator asked for it
+	}
 	if c.sigCh != nil {
 		c.cfg.source.Stop(c.sigCh)
 	}
 	close(c.doneCh)
-	if exit {
+	if exit && !rep.Forced {
 		c.cfg.exit(rep.ExitCode())
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/lastcall-go/lastcall/internal/proctest"
+	"github.com/lastcall-go/lastcall/shutdown"
 )
 
 func TestMain(m *testing.M) {
@@ -731,7 +732,8 @@ func signalPID1(t *testing.T, p *proctest.Proc, sig syscall.Signal) {
 // stage hang ignoring their context (and the whole timeout is an hour).
 // The process exits at once with 143, and the log names exactly the
 // hooks still running: not the one that finished before them, not the
-// ones that never started.
+// ones that never started. The report still goes out first: its end
+// record says forced, 143, and the three hooks cut short.
 func TestSecondSignal(t *testing.T) {
 	t.Parallel()
 	var ta tally
@@ -756,7 +758,17 @@ func TestSecondSignal(t *testing.T) {
 		assert.Equal(t, "terminated", forced[0]["signal"])
 		assert.EqualValues(t, 143, forced[0]["exit_code"])
 		assert.ElementsMatch(t, []any{"stuck 1", "stuck 2", "stuck 3"}, forced[0]["running"])
-		assert.Empty(t, records(r.Stderr, msgComplete), "no report after a forced exit")
+		end := records(r.Stderr, msgComplete)
+		require.Len(t, end, 1, "the report of a forced exit")
+		assert.Equal(t, true, end[0]["forced"])
+		assert.EqualValues(t, 143, end[0]["exit_code"])
+		var cut []any
+		for _, rec := range records(r.Stderr, "shutdown: hook") {
+			if rec["error"] == shutdown.ErrForced.Error() {
+				cut = append(cut, rec["hook"])
+			}
+		}
+		assert.ElementsMatch(t, []any{"stuck 1", "stuck 2", "stuck 3"}, cut, "hooks recorded as cut by the second signal")
 
 		// The stuck hooks print their line before they write their mark,
 		// and the forced exit may come in between.
