@@ -12,12 +12,16 @@ demo:
 # go vet, every test under -race, then the packages whose tests depend on
 # timing ($(TIMING_PKGS): the coordinator, the fault matrix of real
 # processes) three more times, so that a flake shows up here and not in a
-# user's CI; then the builds for windows, darwin and freebsd.
+# user's CI; then the tests of the other modules ($(MODULES): the examples
+# that need gRPC or Kafka, the comparison benchmarks), and the builds for
+# windows, darwin and freebsd.
 TIMING_PKGS ?= ./shutdown/ ./internal/faults/
+MODULES := $(patsubst %/go.mod,%,$(wildcard */go.mod */*/go.mod))
 
 test: vet
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
 	$(GO) test -race -count=3 -timeout $(TIMEOUT) $(TIMING_PKGS)
+	@for m in $(MODULES); do echo "== module $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TIMEOUT) ./...) || exit 1; done
 	$(MAKE) --no-print-directory crossbuild
 
 vet:
