@@ -43,6 +43,7 @@ type Coordinator struct {
 	phase      phase
 	start      time.Time // the trigger
 	deadline   time.Time // start + the timeout
+	drained    bool      // the cause says there is no drain delay to wait
 	steps      []step    // registration order; frozen at the trigger
 	nhooks     int       // hooks placed or queued late, removed ones included until compacted
 	removed    int       // hooks in steps removed by Unregister, until compacted

@@ -3,6 +3,7 @@ package shutdown_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -133,5 +134,27 @@ func TestDrainNoDelay(t *testing.T) {
 		t0 := time.Now()
 		c.Shutdown(nil)
 		assert.Equal(t, t0, at, "without a drain delay the first hook starts at the trigger")
+	})
+}
+
+// drainedCause is the cause of a shutdown of a service that was drained
+// another way, as an in-place upgrade's is.
+type drainedCause struct{}
+
+func (drainedCause) Error() string { return "upgraded" }
+func (drainedCause) Drained() bool { return true }
+
+// A cause that says the service is already drained skips the drain delay;
+// the context is still canceled with it, and it is the report's cause.
+func TestDrainDelaySkippedForDrainedCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _, _ := newTest(t, shutdown.WithDrainDelay(5*time.Second), shutdown.WithTimeout(time.Minute))
+		var at time.Time
+		c.Register("first", func(context.Context) error { at = time.Now(); return nil })
+		t0 := time.Now()
+		rep := c.Shutdown(fmt.Errorf("handover: %w", drainedCause{}))
+		assert.Equal(t, t0, at, "the first hook starts at the trigger")
+		assert.ErrorIs(t, context.Cause(c.Context()), drainedCause{})
+		assert.ErrorIs(t, rep.Cause, drainedCause{})
 	})
 }

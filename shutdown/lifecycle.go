@@ -2,6 +2,7 @@ package shutdown
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lastcall-go/lastcall/signals"
@@ -135,6 +136,8 @@ func (c *Coordinator) trigger(cause error) bool {
 	c.start = time.Now()
 	c.deadline = c.start.Add(c.cfg.timeout)
 	c.report.Cause = cause
+	var d interface{ Drained() bool }
+	c.drained = errors.As(cause, &d) && d.Drained()
 	c.mu.Unlock()
 
 	if c.cfg.source == signals.OS {

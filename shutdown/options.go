@@ -121,8 +121,12 @@ func (o drainOption) apply(c *config) { c.drain = time.Duration(o) }
 // WithDrainDelay sets a wait between the trigger and the first hook. During
 // it, [Coordinator.Context] is already canceled and the readiness handler
 // answers 503, so load balancers stop sending new work while the service
-// still serves what arrives. Defaults to 0. It panics if d is negative;
-// [New] panics if it is not shorter than the timeout.
+// still serves what arrives. A shutdown whose cause says the service is
+// already drained (an error with a method Drained() bool that returns
+// true, found with errors.As: the cause of an in-place upgrade, whose
+// listening socket never stopped accepting) does not wait. Defaults to 0.
+// It panics if d is negative; [New] panics if it is not shorter than the
+// timeout.
 func WithDrainDelay(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("shutdown: WithDrainDelay: negative duration %v", d))

@@ -73,7 +73,7 @@ func (c *Coordinator) walk(ctx context.Context, walked chan<- struct{}) {
 	c.notify(&Event{Kind: Triggered, Cause: c.report.Cause, Deadline: c.deadline})
 	close(c.told)
 	t := c.runStage(ctx, c.drains, c.since())
-	if rest := c.cfg.drain - t; rest > 0 {
+	if rest := c.cfg.drain - t; rest > 0 && !c.drained {
 		timer := time.NewTimer(rest)
 		select {
 		case <-timer.C:
