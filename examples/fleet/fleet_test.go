@@ -751,8 +751,10 @@ func TestRollingRestart(t *testing.T) {
 //
 //   - no-graceful (httpserver's test seam: no drain delay, no
 //     Connection: close, Close at once): client requests fail;
-//   - drain-delay-0: the listener closes before HAProxy has seen the 503,
-//     so requests meet a closed port and HAProxy has to retry them on
+//   - drain-delay-0: no drain delay and no idle grace period (the HTTP
+//     hook's grace alone keeps the listener open long enough for HAProxy
+//     to see the 503), so the listener closes before HAProxy has seen the
+//     503, requests meet a closed port and HAProxy has to retry them on
 //     another replica. HAProxy's retry hides it from the clients (but for
 //     a request now and then on an idle connection the replica has just
 //     closed); behind a balancer that does not retry, they would fail.
@@ -765,7 +767,7 @@ func TestMutantCaught(t *testing.T) {
 		assert.Positive(t, tot.failures(), "no client request failed against replicas without a drain: the test proves nothing")
 	})
 	t.Run("drain-delay-0", func(t *testing.T) {
-		rp := rollingRestart(t, 2, "-drain-delay", "0s")
+		rp := rollingRestart(t, 2, "-drain-delay", "0s", "-idle-grace", "0s")
 		rp.log(t)
 		rp.logCaught(t)
 		assert.Positive(t, rp.hapLog.retried, "HAProxy never retried a request to replicas without a drain delay: the test proves nothing")

@@ -41,6 +41,7 @@ func main() {
 	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
 	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain; then open connections are cut")
+	idleGrace := flag.Duration("idle-grace", shutdownhttp.DefaultIdleGrace, "how long a keep-alive connection must have been idle before the drain closes it")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: shut down without a drain")
 	flag.Parse()
 
@@ -53,7 +54,7 @@ func main() {
 	mux.Handle("/healthz", shutdownhttp.Readiness(c))
 	mux.Handle("/work", stats.work())
 	srv := &http.Server{Handler: shutdownhttp.Drain(c, mux), ReadHeaderTimeout: 10 * time.Second}
-	httpHook := shutdownhttp.Server(srv) // before Serve: it watches the connections
+	httpHook := shutdownhttp.Server(srv, shutdownhttp.IdleGrace(*idleGrace)) // before Serve: it watches the connections
 	if *noGraceful {                     // test seam
 		srv.Handler, httpHook = mux, shutdown.Closer(srv)
 	}

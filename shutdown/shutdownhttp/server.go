@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/lastcall-go/lastcall/shutdown"
@@ -40,20 +38,23 @@ func IdleGrace(d time.Duration) Option {
 }
 
 // Server returns a hook that drains srv gracefully, in the order the
-// package documentation gives: idle connections get their grace period,
-// then srv.Shutdown stops accepting and the requests in flight are
-// answered, and the hook returns as soon as the last connection has
-// closed. If the hook's context ends first, it cuts what is left with
-// srv.Close and returns the context's error. Give the hook a
-// [shutdown.Timeout] of its own so that a slow drain cannot eat the time
-// of the hooks after it.
+// package documentation gives: requests on their way and idle connections
+// get their grace period, then srv.Shutdown stops accepting and the
+// requests in flight are answered, and the hook returns as soon as the
+// last connection has closed. If the hook's context ends first, it cuts
+// what is left with srv.Close and returns the context's error. Give the
+// hook a [shutdown.Timeout] of its own so that a slow drain cannot eat the
+// time of the hooks after it. Wrap srv's handler in [Drain]: without
+// Connection: close on the responses, a keep-alive client may send its
+// next request as the connection closes.
 //
 // Call Server before srv starts serving: it watches srv's connections
-// through srv.ConnState and srv.BaseContext (calling the functions already
-// set there), which net/http reads without a lock. Register the hook after
-// the task that serves, so that it runs first. A server that began serving
-// before Server was called is drained by srv.Shutdown alone, without the
-// grace period and at net/http's pace. It panics if srv is nil.
+// through srv.ConnState, srv.ConnContext, srv.BaseContext and a wrapper of
+// srv.Handler (calling what was set there), which net/http reads without a
+// lock. Register the hook after the task that serves, so that it runs
+// first. A server that began serving before Server was called is drained
+// by srv.Shutdown alone, without the grace period and at net/http's pace.
+// It panics if srv is nil.
 func Server(srv *http.Server, opts ...Option) shutdown.Hook {
 	if srv == nil {
 		panic("shutdownhttp: Server: nil server")
@@ -77,52 +78,6 @@ func Server(srv *http.Server, opts ...Option) shutdown.Hook {
 	}
 }
 
-// conns follows the connections of one server through ConnState.
-type conns struct {
-	mu      sync.Mutex
-	state   map[net.Conn]connState
-	serving bool          // srv.Serve began after watch: the states are complete
-	changed chan struct{} // a state changed; capacity 1, never blocks a sender
-}
-
-type connState struct {
-	st    http.ConnState
-	since time.Time
-}
-
-// watch installs the ConnState and BaseContext functions that feed conns,
-// chaining those already set on srv.
-func watch(srv *http.Server) *conns {
-	w := &conns{state: map[net.Conn]connState{}, changed: make(chan struct{}, 1)}
-	nextState, nextBase := srv.ConnState, srv.BaseContext
-	srv.ConnState = func(c net.Conn, st http.ConnState) {
-		w.mu.Lock()
-		if st == http.StateHijacked || st == http.StateClosed {
-			delete(w.state, c)
-		} else {
-			w.state[c] = connState{st: st, since: time.Now()}
-		}
-		w.mu.Unlock()
-		select {
-		case w.changed <- struct{}{}:
-		default:
-		}
-		if nextState != nil {
-			nextState(c, st)
-		}
-	}
-	srv.BaseContext = func(ln net.Listener) context.Context {
-		w.mu.Lock()
-		w.serving = true
-		w.mu.Unlock()
-		if nextBase != nil {
-			return nextBase(ln)
-		}
-		return context.Background()
-	}
-	return w
-}
-
 // drain runs the three steps of the package documentation and returns
 // when srv has no connection left, or when ctx ends.
 func (w *conns) drain(ctx context.Context, srv *http.Server, grace time.Duration) error {
@@ -133,11 +88,11 @@ func (w *conns) drain(ctx context.Context, srv *http.Server, grace time.Duration
 		return srv.Shutdown(ctx) // nothing watched: net/http's own drain
 	}
 
-	// 1. Idle connections get the rest of their grace period, at most
-	// grace from now.
-	limit := time.Now().Add(grace)
+	// 1. Wait until Shutdown can lose no request, at most grace from now
+	// (see unsafeUntil).
+	start := time.Now()
 	for {
-		wait := time.Until(w.graceEnds(grace, limit))
+		wait := time.Until(w.unsafeUntil(start, grace))
 		if wait <= 0 {
 			break
 		}
@@ -174,41 +129,4 @@ func (w *conns) drain(ctx context.Context, srv *http.Server, grace time.Duration
 			return ctx.Err()
 		}
 	}
-}
-
-// graceEnds returns when the last idle connection will have been idle for
-// grace, no later than limit; a time in the past when none is left to wait
-// for.
-func (w *conns) graceEnds(grace time.Duration, limit time.Time) time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var end time.Time
-	for _, s := range w.state {
-		if s.st == http.StateIdle && s.since.Add(grace).After(end) {
-			end = s.since.Add(grace)
-		}
-	}
-	if end.After(limit) {
-		return limit
-	}
-	return end
-}
-
-// next waits for a change of state, at most d, or for ctx to end.
-func (w *conns) next(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-w.changed:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
-}
-
-func (w *conns) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.state)
 }
