@@ -82,14 +82,33 @@ FUZZTIME ?= 5m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzModel$$' -fuzztime $(FUZZTIME) ./shutdown/
 
-# The kill tests of examples/httpserver and examples/worker with
-# $(STRESS_KILLS) kills each, where test runs 10 and 30; not run in CI.
-# Each test prints its totals; RELIABILITY.md records one run.
+# The kill tests of examples/httpserver, examples/worker,
+# examples/grpcserver and examples/kafka with $(STRESS_KILLS) kills each,
+# where test runs 10, 30, 10 and 20; not run in CI. Each test prints its
+# totals; RELIABILITY.md records one run.
 STRESS_KILLS ?= 100
 
 .PHONY: stress
 stress:
 	$(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' ./examples/httpserver ./examples/worker -args -kills=$(STRESS_KILLS)
+	cd examples/grpcserver && $(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' . -args -kills=$(STRESS_KILLS)
+	cd examples/kafka && $(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' . -args -kills=$(STRESS_KILLS)
+
+# Regenerates the code of examples/grpcserver from its .proto: protoc from
+# Debian's protobuf-compiler package (apt-get install protobuf-compiler;
+# brew install protobuf), the Go plugins at the versions that
+# examples/grpcserver/go.mod pins as tools. Not part of test: the
+# generated code is committed.
+PROTO_MODULE := github.com/lastcall-go/lastcall/examples/grpcserver
+
+.PHONY: proto
+proto:
+	@command -v protoc >/dev/null 2>&1 || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
+	cd examples/grpcserver && bin=$$(mktemp -d) && trap 'rm -rf "$$bin"' EXIT && \
+		$(GO) build -o "$$bin/" google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc && \
+		protoc -I proto --plugin=protoc-gen-go="$$bin/protoc-gen-go" --plugin=protoc-gen-go-grpc="$$bin/protoc-gen-go-grpc" \
+			--go_out=. --go_opt=module=$(PROTO_MODULE) --go-grpc_out=. --go-grpc_opt=module=$(PROTO_MODULE) \
+			lastcall/examples/work/v1/work.proto
 
 # The rolling restart of examples/fleet: three replicas of
 # examples/httpserver behind a real HAProxy (haproxy on PATH: apt-get
