@@ -6,24 +6,27 @@
 // fsyncs, prints "flushed N" and exits 0; -out then holds exactly the ids
 // 1..N, one a line. If the flush cannot finish within -flush-timeout it
 // prints "unflushed K" and exits 1: results are never lost silently.
-// -timeout bounds the whole shutdown and must be longer, so that the
-// summary line always gets printed.
+// -timeout bounds the whole shutdown. -flush-timeout must be shorter, so
+// that the summary line always gets printed; left at its default it
+// shrinks to half of -timeout, so that -timeout works on its own.
 //
 //	go build -o /tmp/worker ./examples/worker
 //	/tmp/worker -out /tmp/results.txt & sleep 2; kill -15 $!
 //
 // Two flags are test seams, used by the process tests: -sink-hang makes
-// every write to -out block forever (a dead disk or network mount), and
-// -no-graceful leaves out the shutdown flush, the regression the tests
-// must catch.
+// every write to -out block forever (a dead disk or network mount; the
+// first such write says so on stderr), and -no-graceful leaves out the
+// shutdown flush, the regression the tests must catch.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lastcall-go/lastcall/shutdown"
@@ -39,8 +42,8 @@ func main() {
 	sinkHang := flag.Bool("sink-hang", false, "test seam: writes to -out never return")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: no flush at shutdown")
 	flag.Parse()
-	if *flushTimeout >= *timeout {
-		log.Fatal("-flush-timeout must be shorter than -timeout")
+	if err := fit(flushTimeout, *timeout); err != nil {
+		log.Fatal(err)
 	}
 
 	file, err := os.Create(*out)
@@ -49,7 +52,7 @@ func main() {
 	}
 	var w sink = file
 	if *sinkHang { // test seam, see above
-		w = hangingSink{file}
+		w = &hangingSink{sink: file, name: *out}
 	}
 	p := newProducer(w, max(*batch, 1), *interval)
 
@@ -72,7 +75,32 @@ func main() {
 	os.Exit(c.Wait().ExitCode())
 }
 
-// hangingSink is the -sink-hang seam: its writes never return.
-type hangingSink struct{ sink }
+// fit shrinks a flush timeout left at its default to half of the whole
+// timeout, so that -timeout works on its own; an explicit one that leaves
+// the summary no time is an error.
+func fit(flushTimeout *time.Duration, timeout time.Duration) error {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "flush-timeout" })
+	switch {
+	case timeout <= 0 || *flushTimeout <= 0:
+		return errors.New("-timeout and -flush-timeout must be positive")
+	case !set:
+		*flushTimeout = min(*flushTimeout, timeout/2)
+	case *flushTimeout >= timeout:
+		return errors.New("-flush-timeout must be shorter than -timeout")
+	}
+	return nil
+}
 
-func (hangingSink) Write([]byte) (int, error) { select {} }
+// hangingSink is the -sink-hang seam: its writes never return. The first
+// one says so on stderr, so that a test knows results are stuck behind it.
+type hangingSink struct {
+	sink
+	name string
+	once sync.Once
+}
+
+func (s *hangingSink) Write([]byte) (int, error) {
+	s.once.Do(func() { fmt.Fprintf(os.Stderr, "worker: a write to %s hangs\n", s.name) })
+	select {}
+}

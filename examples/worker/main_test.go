@@ -172,7 +172,9 @@ func TestSinkHang(t *testing.T) {
 	p := proctest.Start(t, bin, "-out", out, "-sink-hang", "-batch", "10",
 		"-flush-timeout", flushTimeout.String(), "-timeout", timeout.String())
 	p.MustWaitLine("consuming jobs", wait)
-	time.Sleep(100 * time.Millisecond) // let jobs pile up behind the stuck write
+	// A batch is stuck in the write: its results are not flushed.
+	_, err := p.WaitStderrLine("hangs", wait)
+	require.NoError(t, err)
 	require.NoError(t, p.Signal(syscall.SIGTERM))
 	sent := time.Now()
 	r := p.MustWait(wait)
@@ -184,7 +186,7 @@ func TestSinkHang(t *testing.T) {
 	assert.Less(t, elapsed, flushTimeout+3*time.Second, "inside the timeout (%v)", timeout)
 	require.NotEmpty(t, r.Stdout)
 	var k int
-	_, err := fmt.Sscanf(r.Stdout[len(r.Stdout)-1], "unflushed %d", &k)
+	_, err = fmt.Sscanf(r.Stdout[len(r.Stdout)-1], "unflushed %d", &k)
 	require.NoError(t, err, "last line %q", r.Stdout[len(r.Stdout)-1])
 	assert.Positive(t, k)
 	assert.True(t, slices.ContainsFunc(r.Stderr, func(l string) bool {
@@ -195,8 +197,47 @@ func TestSinkHang(t *testing.T) {
 	assert.Zero(t, n, "nothing reached the file")
 }
 
-// TestFlushTimeoutFlag: a flush timeout that would leave no time for the
-// summary is refused at start.
+// TestTimeoutAlone: -timeout works on its own, shorter than the default
+// flush timeout, which shrinks to fit inside it; the flush still bounds a
+// sink that hangs, and the summary still runs.
+func TestTimeoutAlone(t *testing.T) {
+	bin := proctest.Build(t, "./examples/worker")
+	dir := t.TempDir()
+	t.Run("flushed", func(t *testing.T) {
+		out := filepath.Join(dir, "results.txt")
+		p := proctest.Start(t, bin, "-out", out, "-timeout", "2s")
+		p.MustWaitLine("consuming jobs", wait)
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		r := p.MustWait(wait)
+		require.True(t, r.Exited, r.String())
+		assert.Equal(t, 0, r.Code)
+		var n int
+		_, err := fmt.Sscanf(r.Stdout[len(r.Stdout)-1], "flushed %d", &n)
+		require.NoError(t, err, "%q", r.Stdout)
+		got, err := sequence(out)
+		require.NoError(t, err)
+		assert.Equal(t, n, got)
+	})
+	t.Run("sink hangs", func(t *testing.T) {
+		const timeout = 2 * time.Second
+		p := proctest.Start(t, bin, "-out", filepath.Join(dir, "hang.txt"), "-sink-hang", "-batch", "10", "-timeout", timeout.String())
+		p.MustWaitLine("consuming jobs", wait)
+		_, err := p.WaitStderrLine("hangs", wait)
+		require.NoError(t, err)
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		sent := time.Now()
+		r := p.MustWait(wait)
+		elapsed := time.Since(sent)
+		require.True(t, r.Exited, r.String())
+		assert.Equal(t, 1, r.Code)
+		assert.GreaterOrEqual(t, elapsed, timeout/2, "the flush gave up at half the timeout")
+		assert.Less(t, elapsed, timeout+time.Second, "and the summary ran inside the timeout")
+		assert.True(t, strings.HasPrefix(r.Stdout[len(r.Stdout)-1], "unflushed "), "%q", r.Stdout)
+	})
+}
+
+// TestFlushTimeoutFlag: an explicit flush timeout that would leave no
+// time for the summary is refused at start.
 func TestFlushTimeoutFlag(t *testing.T) {
 	bin := proctest.Build(t, "./examples/worker")
 	out := filepath.Join(t.TempDir(), "results.txt")
