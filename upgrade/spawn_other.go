@@ -1,0 +1,22 @@
+//go:build !(linux || darwin)
+
+package upgrade
+
+import (
+	"net"
+	"syscall"
+)
+
+const supported = false
+
+type child struct {
+	pid  int
+	link *link
+}
+
+func (u *Upgrader) spawn() (*child, error)     { return nil, ErrNotSupported }
+func (p *child) kill() (ws syscall.WaitStatus) { return ws }
+func (p *child) release()                      {}
+func takeConn(int) (net.Conn, error)           { return nil, ErrNotSupported }
+func takeListener(int) (net.Listener, error)   { return nil, ErrNotSupported }
+func isReset(error) bool                       { return false }
