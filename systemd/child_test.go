@@ -26,13 +26,13 @@ import (
 type childReport struct {
 	PID      int                 `json:"pid"`
 	Err      string              `json:"err,omitempty"`
-	Addrs    []string            `json:"addrs,omitempty"`    // Listeners, in order
-	ByName   map[string][]string `json:"by_name,omitempty"`  // ListenersByName
-	Files    []string            `json:"files,omitempty"`    // Files: names, in order
-	CloExec  []bool              `json:"cloexec,omitempty"`  // Files: close-on-exec set on each
-	Again    int                 `json:"again"`              // what a second Listeners call found
+	Addrs    []string            `json:"addrs,omitempty"`     // Listeners, in order
+	ByName   map[string][]string `json:"by_name,omitempty"`   // ListenersByName
+	Files    []string            `json:"files,omitempty"`     // Files: names, in order
+	CloExec  []bool              `json:"cloexec,omitempty"`   // Files: close-on-exec set on each
+	Again    int                 `json:"again"`               // what a second Listeners call found
 	AgainErr string              `json:"again_err,omitempty"` // and its error
-	Env      []string            `json:"env,omitempty"`      // LISTEN_* left in the environment
+	Env      []string            `json:"env,omitempty"`       // LISTEN_* left in the environment
 	ChildEnv []string            `json:"child_env,omitempty"` // LISTEN_* a child process started afterwards sees
 }
 
