@@ -3,7 +3,7 @@
 // -drain-delay, then GracefulStop lets every RPC the server began finish,
 // and the process exits 0.
 //
-//	go build -o /tmp/grpcserver ./examples/grpcserver
+//	go build -C examples/grpcserver -o /tmp/grpcserver .
 //	/tmp/grpcserver -drain-delay 5s &
 //	kill -15 %1   # health NOT_SERVING for 5s, then GracefulStop, exit 0
 //

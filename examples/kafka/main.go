@@ -10,7 +10,7 @@
 // cannot finish prints "unflushed K" and exits 1: records are never lost
 // silently.
 //
-//	go build -o /tmp/kafka ./examples/kafka
+//	go build -C examples/kafka -o /tmp/kafka .
 //	/tmp/kafka & sleep 2; kill -15 $!
 //
 // With no -brokers it starts an embedded cluster (franz-go's kfake, in
