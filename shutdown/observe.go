@@ -113,14 +113,16 @@ func (c *Coordinator) hookEvent(kind EventKind, r *HookResult) {
 	c.notify(&Event{Kind: kind, Deadline: c.deadline, Hook: *r})
 }
 
-// finish delivers the last events: HookEnded for the hooks the report
-// ended (settled), then Completed. It waits for them until the deadline,
-// or at most FinalGrace past it or after a forced exit: a slow observer
-// is left behind, as a slow hook is.
+// finish delivers the report (report file, report func), then the last
+// events: HookEnded for the hooks the report ended (settled), then
+// Completed. It waits for them until the deadline, or at most FinalGrace
+// past it or after a forced exit: a slow observer is left behind, as a
+// slow hook is.
 func (c *Coordinator) finish(settled []HookResult, rep *Report) {
 	delivered := make(chan struct{})
 	go func() {
 		defer close(delivered)
+		c.deliver(rep)
 		for i := range settled {
 			c.hookEvent(HookEnded, &settled[i])
 		}

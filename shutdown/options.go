@@ -34,6 +34,8 @@ type config struct {
 	logger      *slog.Logger // nil: slog.Default() at the time of logging
 	exit        func(int)
 	force       bool
+	reportFunc  func(*Report)
+	reportFile  string
 }
 
 // defaults is the one place where a Coordinator's defaults are set.
@@ -197,4 +199,45 @@ func Limit(n int) StageOption {
 		panic(fmt.Sprintf("shutdown: Limit: %d is below 1", n))
 	}
 	return limitOption(n)
+}
+
+type reportFuncOption func(*Report)
+
+func (o reportFuncOption) apply(c *config) { c.reportFunc = o }
+
+// WithReportFunc sets a function that gets the final report once, before
+// the exit func, on every path: the end of the hooks, the deadline, Exit, a
+// failing task, and a forced exit by a second signal (then Report.Forced
+// is set and the hooks still running are recorded with [ErrForced]). It
+// runs on a goroutine that the coordinator waits for until the deadline,
+// or at most [FinalGrace] once the deadline has passed or the exit is
+// forced, so that it cannot hold the process; a panic in it is recovered
+// and logged. It panics if f is nil.
+func WithReportFunc(f func(*Report)) Option {
+	if f == nil {
+		panic("shutdown: WithReportFunc: nil function")
+	}
+	return reportFuncOption(f)
+}
+
+type reportFileOption string
+
+func (o reportFileOption) apply(c *config) { c.reportFile = string(o) }
+
+// WithReportFile writes the final report as JSON (see [Report.MarshalJSON])
+// to path, by the same path and at the same time as [WithReportFunc]. It
+// fits Kubernetes' termination message (terminationMessagePath,
+// /dev/termination-log by default): when the whole report is larger than
+// [ReportFileLimit], the file holds a summary that fits, with the cause,
+// the exit code, the count of hooks per status and as many hooks as fit,
+// those that did not end OK first ("summary": true). The file is
+// truncated and written in place, since a termination log is a file the
+// kubelet mounts and cannot be renamed over. A file that cannot be
+// written is logged at error level and changes neither the exit code nor
+// the time the shutdown takes. It panics if path is empty.
+func WithReportFile(path string) Option {
+	if path == "" {
+		panic("shutdown: WithReportFile: empty path")
+	}
+	return reportFileOption(path)
 }
