@@ -33,6 +33,7 @@
 //	-tick D          print "tick N" every D until the shutdown is triggered
 //	-pid             print "pid N" (the process id) before "ready"
 //	-json-log        write the coordinator's log records to stderr as JSON
+//	-report-file F   WithReportFile(F): the report as JSON, a termination message
 //
 // With -hang, a hook registered last (so it runs first) prints "hanging"
 // and then blocks for an hour, ignoring its context.
@@ -69,6 +70,7 @@ func main() {
 	tick := flag.Duration("tick", 0, "print \"tick N\" at this interval until the shutdown is triggered")
 	pid := flag.Bool("pid", false, "print \"pid N\" before \"ready\"")
 	jsonLog := flag.Bool("json-log", false, "log JSON records to stderr")
+	reportFile := flag.String("report-file", "", "WithReportFile")
 	callers := flag.Int("callers", 1000, "mode callers: how many goroutines call Shutdown")
 	flag.Parse()
 
@@ -93,6 +95,9 @@ func main() {
 	opts := []shutdown.Option{shutdown.WithTimeout(*timeout), shutdown.WithDrainDelay(*drain)}
 	if *jsonLog {
 		opts = append(opts, shutdown.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
+	}
+	if *reportFile != "" {
+		opts = append(opts, shutdown.WithReportFile(*reportFile))
 	}
 	c := shutdown.New(opts...)
 	if *registerWork > 0 {
