@@ -24,8 +24,8 @@ echo "exit code: $code"
 [ "$code" -eq 0 ] || failed=1
 
 echo
-echo "== kill -15 during the sleep: killdemo -sleep 30s"
-"$tmp/killdemo" -sleep 30s >"$tmp/out" 2>&1 &
+echo "== kill -15 during the sleep: killdemo -sleep 30s -timeline"
+"$tmp/killdemo" -sleep 30s -timeline >"$tmp/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do # up to 5s
 	grep -q "Will sleep" "$tmp/out" && break

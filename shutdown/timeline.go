@@ -77,10 +77,13 @@ func bar(h HookResult, total time.Duration) string {
 	return string(cols)
 }
 
-// round shortens a duration for reading: to 0.1 ms under a second, to
-// 10 ms above.
+// round shortens a duration for reading: to the microsecond under a
+// millisecond, to 0.1 ms under a second, to 10 ms above.
 func round(d time.Duration) time.Duration {
-	if d < time.Second {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond)
+	case d < time.Second:
 		return d.Round(100 * time.Microsecond)
 	}
 	return d.Round(10 * time.Millisecond)

@@ -8,6 +8,7 @@
 //	/tmp/killdemo                      # handler 2, then handler 1, after 1s
 //	/tmp/killdemo -sleep 30s & sleep 1; kill -15 $!   # the same, at once
 //	/tmp/killdemo -unregister          # handler 2 only
+//	/tmp/killdemo -timeline            # and the shutdown's timeline on stderr
 //
 // The exit code is 0 either way.
 package main
@@ -15,6 +16,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/lastcall-go/lastcall/shutdown"
@@ -26,7 +28,16 @@ func main() {
 
 	sleep := flag.Duration("sleep", time.Second, "how long to sleep before ending normally")
 	unregister := flag.Bool("unregister", false, "unregister handler 1 before sleeping")
+	timeline := flag.Bool("timeline", false, "print the shutdown's timeline on stderr when it completes")
 	flag.Parse()
+
+	if *timeline {
+		shutdown.Default().Observe(func(e shutdown.Event) {
+			if e.Kind == shutdown.Completed {
+				fmt.Fprint(os.Stderr, e.Report.Timeline())
+			}
+		})
+	}
 
 	h1 := shutdown.Register("handler 1", shutdown.Func(func() { fmt.Println("Message from exit handler 1...") }))
 	shutdown.Register("handler 2", shutdown.Func(func() { fmt.Println("Message from exit handler 2...") }))
