@@ -53,7 +53,7 @@ type summaryJSON struct {
 // report when it fits, else a summary (summaryJSON). Error texts are cut
 // to 200 bytes and stacks left out in a summary.
 func fitJSON(r *Report, limit int) ([]byte, error) {
-	b, err := json.Marshal(r)
+	b, err := json.Marshal(r.toJSON(len(r.Hooks)))
 	if err != nil || len(b) <= limit {
 		return b, err
 	}
