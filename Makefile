@@ -38,20 +38,22 @@ lint: vet
 
 # Benchmarks: the library's own (shutdown/bench_test.go), the same
 # workloads against uber-go/fx, oklog/run and hand-written code
-# (bench/compare), and whole-process runs (bench/cmd/procbench); then one
-# table per workload with each library's ratio to lastcall
-# (bench/cmd/report), and benchstat's view of the in-process runs. Raw
-# results land in bench/$(BENCH_OUT)/. It takes about ten minutes: run it
-# on an idle machine, and compare ratios within one run. BENCHMARKS.md
-# records one.
+# (bench/compare), and whole-process runs (bench/cmd/procbench); then the
+# table of targets and one table per workload with each program's ratio to
+# lastcall (bench/cmd/report), and benchstat's view of the in-process
+# runs. Raw results land in bench/$(BENCH_OUT)/. It takes about fifteen
+# minutes: run it on an idle machine, and compare ratios within one run.
+# BENCHMARKS.md records one.
 BENCH_COUNT ?= 6
-BENCH_RUNS ?= 15
+BENCH_RUNS ?= 201
+BENCH_HTTP_RUNS ?= 25
+BENCH_BIG_RUNS ?= 15
 BENCH_SLOW_RUNS ?= 3
 BENCH_OUT ?= out
 
 bench:
-	GO=$(GO) COUNT=$(BENCH_COUNT) RUNS=$(BENCH_RUNS) SLOW_RUNS=$(BENCH_SLOW_RUNS) OUT=$(BENCH_OUT) \
-		bash bench/bench.sh
+	GO=$(GO) COUNT=$(BENCH_COUNT) RUNS=$(BENCH_RUNS) HTTP_RUNS=$(BENCH_HTTP_RUNS) BIG_RUNS=$(BENCH_BIG_RUNS) \
+		SLOW_RUNS=$(BENCH_SLOW_RUNS) OUT=$(BENCH_OUT) bash bench/bench.sh
 
 # Vets and builds the bench module (it is not part of ./... at the root).
 .PHONY: bench-check
@@ -67,7 +69,7 @@ bench-profile:
 	$(GO) test -run '^$$' -bench 'Shutdown/seq/hooks=100000$$' -benchtime 100x \
 		-cpuprofile bench/$(BENCH_OUT)/stop.prof -o bench/$(BENCH_OUT)/shutdown.test ./shutdown/
 	$(GO) tool pprof -top -nodecount 20 bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
-	$(GO) tool pprof -list '^github.com/lastcall-go/lastcall/shutdown.\(\*run\).runOne$$' \
+	$(GO) tool pprof -list '^github.com/lastcall-go/lastcall/shutdown.\(\*Handle\).run$$' \
 		bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
 
 tidy:

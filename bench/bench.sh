@@ -2,8 +2,11 @@
 # Runs every benchmark of make bench and prints the report. Run from the
 # repository root (make bench does). Settings, from the environment:
 #   GO          the go command (go)
-#   COUNT       -count of the in-process benchmarks (6)
-#   RUNS        runs of each quick whole-process scenario (15)
+#   COUNT       -count of the library's benchmarks, and rounds of the
+#               in-process comparison (6)
+#   RUNS        runs of each quick whole-process scenario (201)
+#   HTTP_RUNS   runs of the HTTP drain scenario (25)
+#   BIG_RUNS    runs of the scenario of 100,000 hooks (15)
 #   SLOW_RUNS   runs of the second-signal scenario, 10 s each for fx (3)
 #   OUT         where raw results go, relative to bench/ (out)
 set -euo pipefail
@@ -11,7 +14,9 @@ cd "$(dirname "$0")"
 
 GO=${GO:-go}
 COUNT=${COUNT:-6}
-RUNS=${RUNS:-15}
+RUNS=${RUNS:-201}
+HTTP_RUNS=${HTTP_RUNS:-25}
+BIG_RUNS=${BIG_RUNS:-15}
 SLOW_RUNS=${SLOW_RUNS:-3}
 OUT=${OUT:-out}
 TIMEOUT=${TIMEOUT:-30m}
@@ -24,10 +29,12 @@ mkdir -p "$OUT"
 	echo "# cores: $(nproc)"
 	echo "# $("$GO" version)"
 	grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/^/# /' || true
+	echo "# commit: $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C .. diff --quiet HEAD -- ../shutdown ../signals 2>/dev/null || echo ' (shutdown/ or signals/ modified in the work tree)')"
 } >"$OUT/machine.txt"
 
 echo "== library benchmarks (shutdown/bench_test.go)" >&2
 (cd .. && "$GO" test -run '^$' -bench . -benchmem -count "$COUNT" -timeout "$TIMEOUT" ./shutdown/) | tee "$OUT/lib.txt"
+echo "# after the library's benchmarks: $(uptime)" >>"$OUT/machine.txt"
 
 echo "== comparison, in-process (bench/compare)" >&2
 # Each library's benchmark runs in a process of its own, round robin, so
@@ -44,24 +51,25 @@ bench() { "$OUT/compare.test" -test.run '^$' -test.benchmem -test.timeout "$TIME
 		for lib in lastcall hand 'hand\+handle' fx oklog; do
 			bench "^BenchmarkRegister\$/^lib=$lib\$"
 		done
+		# Sleeping hooks take 20 ms to 80 ms an iteration: 5 of them a round.
+		for lib in lastcall hand 'hand\+errgroup' oklog; do
+			bench "^BenchmarkStage\$/^hooks=10000\$/^lib=$lib\$" -test.benchtime 5x
+			bench "^BenchmarkStage\$/^hooks=200\$/^lib=$lib\$" -test.benchtime 5x
+		done
+		for lib in lastcall hand 'hand\+errgroup'; do
+			bench "^BenchmarkStage\$/^hooks=200\$/^limit=50\$/^lib=$lib\$" -test.benchtime 5x
+		done
 	done
-	# Sleeping and hung hooks take 20 ms to 4 s an iteration: 3 of them.
-	for lib in lastcall hand oklog fx; do
-		bench "^BenchmarkStage\$/^hooks=200\$/^lib=$lib\$" -test.benchtime 3x
-	done
-	for lib in lastcall hand oklog; do
-		bench "^BenchmarkStage\$/^hooks=10000\$/^lib=$lib\$" -test.benchtime 3x
-	done
-	for lib in lastcall hand; do
-		bench "^BenchmarkStage\$/^hooks=200\$/^limit=50\$/^lib=$lib\$" -test.benchtime 3x
-	done
+	# fx runs a stage's 200 hooks one after another: 4 s an iteration.
+	bench '^BenchmarkStage$/^hooks=200$/^lib=fx$' -test.benchtime 1x
 	for lib in lastcall hand fx oklog; do
 		bench "^BenchmarkHung\$/^lib=$lib\$" -test.benchtime 3x
 	done
 } | tee "$OUT/compare.txt"
+echo "# after the comparison: $(uptime)" >>"$OUT/machine.txt"
 
 echo "== whole process (bench/cmd/procbench)" >&2
-"$GO" run ./cmd/procbench -n "$RUNS" -n-slow "$SLOW_RUNS" | tee "$OUT/proc.txt"
+"$GO" run ./cmd/procbench -n "$RUNS" -n-http "$HTTP_RUNS" -n-big "$BIG_RUNS" -n-slow "$SLOW_RUNS" | tee "$OUT/proc.txt"
 
 echo "# after: $(uptime)" >>"$OUT/machine.txt"
 "$GO" tool benchstat -col /lib "$OUT/compare.txt" >"$OUT/benchstat.txt"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oklog/run"
 	"go.uber.org/fx"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lastcall-go/lastcall/shutdown"
 )
@@ -335,7 +336,8 @@ func sleeper(cur, peak *atomic.Int32) func(context.Context) error {
 // x-floor, the time over its floor of 20 ms per wave of hooks, and peak,
 // the most hooks seen running at once. lastcall puts them in one Stage;
 // hand starts a goroutine per hook (with a semaphore for limit) and waits;
-// oklog/run runs every actor's cleanup on the actor's goroutine, all at
+// hand+errgroup does the same through errgroup.Group (SetLimit for limit),
+// as lastcall's stage does; oklog/run runs every actor's cleanup on the actor's goroutine, all at
 // once, and has no limit; fx runs OnStop hooks one after another. Every
 // library's hooks get a context that ends at a deadline (lastcall's run
 // context, fx's stop context, a one-minute WithTimeout for hand and oklog):
@@ -399,6 +401,29 @@ func BenchmarkStage(b *testing.B) {
 					})
 				}
 				wg.Wait()
+				cancel()
+			}
+			metrics(b, &peak)
+		})
+		b.Run(name+"/lib=hand+errgroup", func(b *testing.B) {
+			// The hand-written stage on errgroup, as lastcall's is: the
+			// goroutine per hook started by Group.Go, SetLimit for limit.
+			var cur, peak atomic.Int32
+			hooks := repeat(tc.hooks, sleeper(&cur, &peak))
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				var g errgroup.Group
+				if tc.limit > 0 {
+					g.SetLimit(tc.limit)
+				}
+				errs := make([]error, len(hooks))
+				for i, h := range hooks {
+					g.Go(func() error {
+						errs[i] = h(ctx)
+						return nil
+					})
+				}
+				_ = g.Wait()
 				cancel()
 			}
 			metrics(b, &peak)

@@ -1,9 +1,22 @@
 // Command hand is the hand-written side of the whole-process scenarios of
 // cmd/procbench: signal.NotifyContext and a LIFO loop over
-// []func(context.Context) error. With -report it also records, per hook,
-// what lastcall's report holds (the floor of that report's cost: a clock
-// read and a 64-byte result per hook); with
-// -stdio it catches SIGPIPE from the signal on, as lastcall does.
+// []func(context.Context) error, then the end of main.
+//
+// Its flags make it a floor, the hand-written program doing one more thing
+// that lastcall's contract requires:
+//
+//   - -stdio: from the signal on, SIGPIPE is caught, so that a gone reader
+//     of stdout or stderr cannot kill the process halfway;
+//   - -deadline: the hooks run on a goroutine of their own, and main waits
+//     for the first of: they are done, a 30 s deadline, a second signal
+//     (which exits with 128+signo); the signals are released at the end.
+//     This is the least concurrency that bounds a shutdown whose hooks may
+//     hang: a goroutine, a timer, a select;
+//   - -report: each hook is timed and its result kept, as lastcall's
+//     report does (a clock read and a 64-byte result per hook);
+//   - -contract (built with -tags contract, which links log/slog): all of
+//     these, plus a slog record at the start, per hook and at the end, to
+//     a logger that discards them, and the exit code from the results.
 package main
 
 import (
@@ -24,17 +37,25 @@ type result struct {
 	Name, Stage string
 	Status      int
 	Err         error
+	Started     time.Duration
 	Elapsed     time.Duration
 }
+
+// contract is set by contract.go, built only with -tags contract.
+var contract func(hooks []func(context.Context) error) int
 
 func main() {
 	n := flag.Int("hooks", 0, "no-op hooks to register")
 	sleep := flag.Duration("sleep", 0, "add one more hook that sleeps this long")
-	report := flag.Bool("report", false, "time each hook and fill a []shutdown.HookResult")
+	report := flag.Bool("report", false, "time each hook and fill a []result")
 	stdio := flag.Bool("stdio", false, "from the signal on, catch SIGPIPE, as lastcall does")
+	deadline := flag.Bool("deadline", false, "run the hooks on a goroutine, bounded by a deadline and a second signal")
+	withContract := false
+	if contract != nil {
+		flag.BoolVar(&withContract, "contract", false, "everything lastcall's contract requires, logs included")
+	}
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hooks := make([]func(context.Context) error, 0, *n+1)
 	for range *n {
 		hooks = append(hooks, func(context.Context) error { return nil })
@@ -49,6 +70,14 @@ func main() {
 			}
 		})
 	}
+	switch {
+	case withContract:
+		os.Exit(contract(hooks))
+	case *deadline:
+		os.Exit(bounded(hooks))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	fmt.Println("ready")
 	<-ctx.Done()
 	if *stdio {
@@ -66,14 +95,48 @@ func main() {
 		}
 		return
 	}
+	runtime.KeepAlive(walk(bg, hooks, time.Now()))
+}
+
+// walk runs the hooks newest first and returns their results.
+func walk(ctx context.Context, hooks []func(context.Context) error, start time.Time) []result {
 	res := make([]result, 0, len(hooks))
-	start := time.Now()
-	var last time.Duration
+	last := time.Since(start)
 	for i := len(hooks) - 1; i >= 0; i-- {
-		err := hooks[i](bg)
+		err := hooks[i](ctx)
 		now := time.Since(start)
-		res = append(res, result{Name: "hook", Err: err, Elapsed: now - last})
+		st := 0
+		if err != nil {
+			st = 1
+		}
+		res = append(res, result{Name: "hook", Status: st, Err: err, Started: last, Elapsed: now - last})
 		last = now
 	}
-	runtime.KeepAlive(res)
+	return res
+}
+
+// bounded is -deadline: the hooks on a goroutine that can be left behind,
+// main waiting for the first of their end, the deadline, a second signal.
+func bounded(hooks []func(context.Context) error) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	fmt.Println("ready")
+	<-sigs
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := len(hooks) - 1; i >= 0 && ctx.Err() == nil; i-- {
+			_ = hooks[i](ctx)
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case sig := <-sigs:
+		return 128 + int(sig.(syscall.Signal))
+	}
+	signal.Stop(sigs)
+	return 0
 }

@@ -1,63 +1,121 @@
-// Command procbench runs the whole-process scenarios: for each library it
-// builds the small program in cmd/<lib> once (go build, no -race), then,
-// for each scenario and run, starts it in a process group of its own,
-// waits for its "ready" line, sends SIGTERM (and a second one where the
-// scenario says so), and records the time from the first signal to the
-// process's end, its exit status and its peak RSS (getrusage's maxrss).
+// Command procbench runs the whole-process scenarios. It builds each
+// program once (plain go build, no -race), then, for each scenario and run,
+// starts it in a process group of its own, waits for its "ready" line,
+// sends SIGTERM (and a second one where the scenario says so), and records
+// the time from exec to the ready line, the time from the first signal to
+// the process's end, the CPU time the process used, its exit status and its
+// peak RSS (getrusage's maxrss). The programs of a scenario take turns, one
+// run each (round robin, the first of each round rotating), so that a
+// change in the machine's load weighs on all of them alike.
 //
-// Besides the four libraries, some rows are floors: the hand-written
-// program doing one more thing that lastcall does (hand+report: time each
-// hook and keep a 64-byte result; hand+stdio: catch SIGPIPE from the
-// signal on; hand+nethttp: linked with net/http, as every program using
-// lastcall is).
+// In the HTTP scenario the program is a server: 32 clients, each on a
+// keep-alive connection of its own, send one request whose handler takes
+// 200 ms; once the server reports all 32 in flight, SIGTERM; the clients
+// send nothing after it. A request counts as failed unless it got a full
+// 200 response.
 //
-// It prints one line per scenario and library in the Go benchmark format,
+// Besides the libraries, some programs are floors: the hand-written program
+// doing one more thing that lastcall's contract requires (see cmd/hand).
+// The binary size of each program is printed too, and of the two minimal
+// programs in cmd/minimal.
+//
+// It prints one line per scenario and program in the Go benchmark format,
 // for cmd/report and benchstat:
 //
-//	BenchmarkProc/sigterm/hooks=0/lib=lastcall 15 812345 ns/op 0.91 ms-p90 6912 peak-RSS-KiB 0 exit-status 0 killed
+//	BenchmarkProc/sigterm/hooks=5/lib=lastcall 41 612345 ns/op 0.91 ms-p90 1.23 ms-ready 1.5 ms-ready-p90 0.8 ms-cpu 3560 peak-RSS-KiB 0 exit-status 0 killed
+//	BenchmarkSize/minimal/lib=lastcall 1 3313387 bytes
 //
 // ns/op is the median time from the first signal to the end, ms-p90 its
-// 90th percentile, peak-RSS-KiB the median peak RSS; exit-status is the
-// status of the last run (128+signo when a signal ended the process, with
-// killed 1). Run it from the bench module's directory.
+// 90th percentile; ms-ready the median time from exec to the ready line;
+// ms-cpu the median user+system time of the whole process;
+// peak-RSS-KiB the median peak RSS; exit-status the status of the last run
+// (128+signo when a signal ended the process, with killed 1). The HTTP
+// scenario adds failed (requests that failed, over all runs) and
+// ms-last-response (median, from the signal to the last response read by a
+// client). Run it from the bench module's directory.
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
+
+// A program is one binary and the arguments that make it a library's
+// side (or a floor) of every scenario.
+type program struct {
+	pkg  string   // the package to build
+	tags string   // build tags
+	args []string // before the scenario's own
+}
+
+var programs = map[string]program{
+	"lastcall": {pkg: "./cmd/lastcall"},
+	"hand":     {pkg: "./cmd/hand"},
+	"fx":       {pkg: "./cmd/fx"},
+	"oklog":    {pkg: "./cmd/oklog"},
+	// Floors: the hand-written program doing one more thing (cmd/hand).
+	"hand+stdio":    {pkg: "./cmd/hand", args: []string{"-stdio"}},
+	"hand+deadline": {pkg: "./cmd/hand", args: []string{"-deadline"}},
+	"hand+report":   {pkg: "./cmd/hand", args: []string{"-report"}},
+	"hand+contract": {pkg: "./cmd/hand", tags: "contract", args: []string{"-contract"}},
+	// HTTP servers.
+	"http/lastcall": {pkg: "./cmd/httpd/lastcall"},
+	"http/hand":     {pkg: "./cmd/httpd/hand"},
+	"http/fx":       {pkg: "./cmd/httpd/fx"},
+	"http/oklog":    {pkg: "./cmd/httpd/oklog"},
+	// Binary size only.
+	"minimal/lastcall": {pkg: "./cmd/minimal/lastcall"},
+	"minimal/hand":     {pkg: "./cmd/minimal/hand"},
+}
 
 type scenario struct {
 	name   string
 	args   []string
 	second time.Duration // >0: a second SIGTERM this long after the first
+	http   bool          // drive the program as an HTTP server
 	libs   []string
 	runs   int
 }
 
+const (
+	httpClients = 32
+	httpWork    = 200 * time.Millisecond
+)
+
 func main() {
-	runs := flag.Int("n", 15, "runs of each quick scenario")
+	runs := flag.Int("n", 201, "runs of each quick scenario")
+	bigRuns := flag.Int("n-big", 15, "runs of the scenario of 100,000 hooks (fx takes 2 s to start)")
 	slowRuns := flag.Int("n-slow", 3, "runs of the second-signal scenario (fx takes 10 s a run)")
+	httpRuns := flag.Int("n-http", 25, "runs of the HTTP drain scenario")
 	only := flag.String("run", "", "run only scenarios whose name contains this")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("procbench: ")
 
 	libs := []string{"lastcall", "hand", "fx", "oklog"}
+	floors := []string{"hand+stdio", "hand+deadline", "hand+contract"}
 	scenarios := []scenario{
-		{name: "sigterm/hooks=0", args: []string{"-hooks", "0"},
-			libs: append(slices.Clone(libs), "hand+nethttp", "hand+stdio"), runs: *runs},
+		{name: "sigterm/hooks=5", args: []string{"-hooks", "5"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
+		{name: "sigterm/hooks=0", args: []string{"-hooks", "0"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
+		{name: "http-drain/clients=32/work=200ms", http: true,
+			libs: []string{"http/lastcall", "http/hand", "http/fx", "http/oklog"}, runs: *httpRuns},
 		{name: "sigterm/hooks=100000", args: []string{"-hooks", "100000"},
-			libs: append(slices.Clone(libs), "hand+report"), runs: *runs},
+			libs: append(slices.Clone(libs), "hand+report", "hand+contract"), runs: *bigRuns},
 		{name: "second-sigterm/hook=10s", args: []string{"-sleep", "10s"}, second: 200 * time.Millisecond,
 			libs: libs, runs: *slowRuns},
 	}
@@ -67,140 +125,374 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bins := map[string]string{}
-	build := func(name, pkg string, args ...string) {
-		bin := filepath.Join(dir, name)
-		cmd := exec.Command("go", append(append([]string{"build", "-o", bin}, args...), pkg)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			log.Fatalf("go build %s: %v", pkg, err)
+	bins := buildAll(dir)
+
+	for _, lib := range []string{"minimal/lastcall", "minimal/hand", "lastcall", "hand", "hand+contract", "http/lastcall", "http/hand"} {
+		fi, err := os.Stat(bins[lib])
+		if err != nil {
+			log.Fatal(err)
 		}
-		bins[name] = bin
+		name := strings.Replace(lib, "/", "/lib=", 1)
+		if !strings.Contains(name, "lib=") {
+			name = "bench/lib=" + name
+		}
+		fmt.Printf("BenchmarkSize/%s 1 %d bytes\n", name, fi.Size())
 	}
-	for _, lib := range libs {
-		build(lib, "./cmd/"+lib)
-	}
-	// The hand-written program linked with net/http, as lastcall's is.
-	build("hand+nethttp", "./cmd/hand", "-tags", "nethttp")
 
 	for _, sc := range scenarios {
 		if *only != "" && !strings.Contains(sc.name, *only) {
 			continue
 		}
-		// Round robin over the libraries, so that a change in the
-		// machine's load during the scenario weighs on each of them alike.
-		exits := make([][]time.Duration, len(sc.libs))
-		rss := make([][]int64, len(sc.libs))
-		last := make([]outcome, len(sc.libs))
-		for range sc.runs {
-			for k, lib := range sc.libs {
-				bin, args := bins[lib], sc.args
-				if base, flag, ok := strings.Cut(lib, "+"); ok && bin == "" {
-					// A floor: the hand-written program doing one more thing.
-					bin, args = bins[base], append(slices.Clone(args), "-"+flag)
+		res := make([][]outcome, len(sc.libs))
+		for run := range sc.runs {
+			for i := range sc.libs {
+				k := (i + run) % len(sc.libs) // rotate who goes first
+				lib := sc.libs[k]
+				args := append(slices.Clone(programs[lib].args), sc.args...)
+				var o outcome
+				var err error
+				if sc.http {
+					o, err = onceHTTP(bins[lib], args)
+				} else {
+					o, err = once(bins[lib], args, sc.second)
 				}
-				o, err := once(bin, args, sc.second)
 				if err != nil {
 					log.Fatalf("%s %s: %v", sc.name, lib, err)
 				}
-				exits[k], rss[k], last[k] = append(exits[k], o.exit), append(rss[k], o.rssKiB), o
+				res[k] = append(res[k], o)
 			}
 		}
 		for k, lib := range sc.libs {
-			killed := 0
-			if last[k].killed {
-				killed = 1
-			}
-			fmt.Printf("BenchmarkProc/%s/lib=%s %d %d ns/op %.3f ms-p90 %d peak-RSS-KiB %d exit-status %d killed\n",
-				sc.name, lib, sc.runs, median(exits[k]).Nanoseconds(), float64(pct(exits[k], 0.9))/1e6,
-				median(rss[k]), last[k].status, killed)
-			log.Printf("%-26s %-12s exit %8.3f ms (p90 %8.3f)  status %d  peak RSS %6d KiB",
-				sc.name, lib, float64(median(exits[k]))/1e6, float64(pct(exits[k], 0.9))/1e6, last[k].status, median(rss[k]))
+			report(sc, lib, res[k])
 		}
 	}
+	fmt.Printf("BenchmarkProc/driver 1 %d peak-RSS-KiB\n", hwm(os.Getpid()))
+}
+
+// buildAll builds every program once, each (package, tags) pair once.
+func buildAll(dir string) map[string]string {
+	bins := map[string]string{}
+	built := map[string]string{}
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range programs {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		p := programs[name]
+		key := p.pkg + " " + p.tags
+		if bin, ok := built[key]; ok {
+			bins[name] = bin
+			continue
+		}
+		bin := filepath.Join(dir, strings.NewReplacer("/", "_", "+", "_").Replace(name))
+		args := []string{"build", "-o", bin}
+		if p.tags != "" {
+			args = append(args, "-tags", p.tags)
+		}
+		cmd := exec.Command("go", append(args, p.pkg)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			log.Fatalf("go build %s: %v", p.pkg, err)
+		}
+		built[key], bins[name] = bin, bin
+	}
+	return bins
+}
+
+func report(sc scenario, lib string, runs []outcome) {
+	col := func(f func(o outcome) time.Duration) []time.Duration {
+		var xs []time.Duration
+		for _, o := range runs {
+			xs = append(xs, f(o))
+		}
+		return xs
+	}
+	exit := col(func(o outcome) time.Duration { return o.exit })
+	ready := col(func(o outcome) time.Duration { return o.ready })
+	cpu := col(func(o outcome) time.Duration { return o.cpu })
+	var rss, rssReady []int64
+	failed := 0
+	for _, o := range runs {
+		rss = append(rss, o.rssKiB)
+		rssReady = append(rssReady, o.readyKiB)
+		failed += o.failed
+	}
+	last := runs[len(runs)-1]
+	killed := 0
+	if last.killed {
+		killed = 1
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
+	line := fmt.Sprintf("BenchmarkProc/%s/lib=%s %d %d ns/op %s ms-p90 %s ms-ready %s ms-ready-p90 %s ms-cpu %d ready-RSS-KiB %d peak-RSS-KiB %d exit-status %d killed",
+		sc.name, strings.TrimPrefix(lib, "http/"), len(runs), median(exit).Nanoseconds(), ms(pct(exit, 0.9)),
+		ms(median(ready)), ms(pct(ready, 0.9)), ms(median(cpu)), median(rssReady), median(rss), last.status, killed)
+	if sc.http {
+		lastResp := col(func(o outcome) time.Duration { return o.lastResponse })
+		line += fmt.Sprintf(" %d failed %s ms-last-response", failed, ms(median(lastResp)))
+	}
+	fmt.Println(line)
+	log.Printf("%-32s %-14s exit %8s ms (p90 %8s)  ready %7s ms  cpu %7s ms  status %d  RSS at ready %6d KiB, peak %6d KiB",
+		sc.name, lib, ms(median(exit)), ms(pct(exit, 0.9)), ms(median(ready)), ms(median(cpu)), last.status, median(rssReady), median(rss))
 }
 
 type outcome struct {
-	exit   time.Duration // from the first signal to the end of the process
-	status int           // exit code, or 128+signo
-	killed bool          // a signal ended the process
-	rssKiB int64
+	ready        time.Duration // from just before exec to the ready line
+	exit         time.Duration // from the first signal to the end of the process
+	cpu          time.Duration // user + system time of the process
+	status       int           // exit code, or 128+signo
+	killed       bool          // a signal ended the process
+	rssKiB       int64         // getrusage's maxrss: see hwm
+	readyKiB     int64         // VmHWM just before the signal: the program's own peak so far
+	failed       int           // HTTP: requests without a full 200
+	lastResponse time.Duration // HTTP: from the signal to the last response read
 }
 
-// once runs bin once: start, wait for "ready", SIGTERM, wait for the end.
-func once(bin string, args []string, second time.Duration) (outcome, error) {
+// proc is a started program whose ready line has been read.
+type proc struct {
+	cmd   *exec.Cmd
+	ready time.Duration
+	line  string // the ready line
+}
+
+// start starts bin and waits for a line starting with "ready".
+func start(bin string, args []string) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	defer outR.Close()
 	cmd := exec.Command(bin, args...)
 	// *os.File for stdout and stderr: no copying goroutine, so Wait returns
 	// as soon as the process has been reaped.
 	cmd.Stdout, cmd.Stderr = outW, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t0 := time.Now()
 	err = cmd.Start()
 	outW.Close()
 	if err != nil {
-		return outcome{}, err
+		outR.Close()
+		return nil, err
 	}
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever is left of the group
-
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(outR)
-		for sc.Scan() {
-			if sc.Text() == "ready" {
-				ready <- nil
-				for sc.Scan() { // drain: the program must never block on stdout
-				}
-				return
-			}
-		}
-		ready <- fmt.Errorf("stdout closed without a ready line")
+	kill := time.AfterFunc(60*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer kill.Stop()
+	br := bufio.NewReader(outR)
+	line, err := br.ReadString('\n')
+	ready := time.Since(t0)
+	if err != nil || !strings.HasPrefix(line, "ready") {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		outR.Close()
+		return nil, fmt.Errorf("no ready line (got %q, %v)", line, err)
+	}
+	go func() { // drain: the program must never block on stdout
+		io.Copy(io.Discard, br)
+		outR.Close()
 	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			return outcome{}, err
-		}
-	case <-time.After(60 * time.Second):
-		return outcome{}, fmt.Errorf("no ready line within 60s")
-	}
+	return &proc{cmd: cmd, ready: ready, line: strings.TrimSpace(line)}, nil
+}
 
-	exited := make(chan error, 1)
-	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return outcome{}, err
+// wait waits for the end of p (killing its group after 60 s) and fills
+// in what the end tells.
+func (p *proc) wait(o *outcome, sigAt time.Time) error {
+	kill := time.AfterFunc(60*time.Second, func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) })
+	p.cmd.Wait()
+	o.exit = time.Since(sigAt)
+	if !kill.Stop() {
+		return fmt.Errorf("still running 60s after SIGTERM")
 	}
-	go func() { exited <- cmd.Wait() }()
-	if second > 0 {
-		select {
-		case <-exited:
-			return outcome{}, fmt.Errorf("ended before the second signal")
-		case <-time.After(second - time.Since(start)):
-		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			return outcome{}, err
-		}
-	}
-	select {
-	case <-exited:
-	case <-time.After(60 * time.Second):
-		return outcome{}, fmt.Errorf("still running 60s after SIGTERM")
-	}
-	o := outcome{exit: time.Since(start)}
-	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // whatever is left of the group
+	st := p.cmd.ProcessState
+	ws := st.Sys().(syscall.WaitStatus)
 	switch {
 	case ws.Exited():
 		o.status = ws.ExitStatus()
 	case ws.Signaled():
 		o.status, o.killed = 128+int(ws.Signal()), true
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	o.cpu = st.UserTime() + st.SystemTime()
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 		o.rssKiB = ru.Maxrss // KiB on Linux
 	}
-	return o, nil
+	return nil
+}
+
+// once runs bin once: start, wait for "ready", SIGTERM (twice when second
+// is set), wait for the end.
+func once(bin string, args []string, second time.Duration) (outcome, error) {
+	p, err := start(bin, args)
+	if err != nil {
+		return outcome{}, err
+	}
+	o := outcome{ready: p.ready, readyKiB: hwm(p.cmd.Process.Pid)}
+	sigAt := time.Now()
+	err = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err == nil && second > 0 {
+		time.Sleep(second - time.Since(sigAt))
+		if err = p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			err = fmt.Errorf("second signal: %v (ended before it?)", err)
+		}
+	}
+	if err != nil {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		p.cmd.Wait()
+		return o, err
+	}
+	return o, p.wait(&o, sigAt)
+}
+
+// onceHTTP runs the HTTP drain once: start the server, open one keep-alive
+// connection per client, send one 200 ms request on each, SIGTERM once the
+// server has all of them in flight, and wait for the server's end and
+// every client's response.
+func onceHTTP(bin string, args []string) (outcome, error) {
+	p, err := start(bin, args)
+	if err != nil {
+		return outcome{}, err
+	}
+	o := outcome{ready: p.ready}
+	waited := false
+	defer func() {
+		if !waited { // an error before the end: kill and reap
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			p.cmd.Wait()
+		}
+	}()
+	addr, ok := strings.CutPrefix(p.line, "ready ")
+	if !ok {
+		return o, fmt.Errorf("ready line %q names no address", p.line)
+	}
+	base := "http://" + addr
+
+	// One transport per client: a connection of its own, kept alive.
+	clients := make([]*http.Client, httpClients)
+	for i := range clients {
+		clients[i] = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 30 * time.Second}
+	}
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+	}()
+	get := func(c *http.Client, url string) error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	var warm sync.WaitGroup
+	var warmErr atomic.Value
+	for _, c := range clients {
+		warm.Go(func() {
+			if err := get(c, base+"/work?ms=0"); err != nil {
+				warmErr.Store(err)
+			}
+		})
+	}
+	warm.Wait()
+	if err, _ := warmErr.Load().(error); err != nil {
+		return o, fmt.Errorf("warm-up request: %v", err)
+	}
+
+	var sigAt atomic.Pointer[time.Time]
+	var last atomic.Int64 // ns since the signal of the last response
+	var failed atomic.Int32
+	var reqs sync.WaitGroup
+	for _, c := range clients {
+		reqs.Go(func() {
+			err := get(c, fmt.Sprintf("%s/work?ms=%d", base, httpWork.Milliseconds()))
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			if t := sigAt.Load(); t != nil {
+				d := int64(time.Since(*t))
+				for l := last.Load(); d > l && !last.CompareAndSwap(l, d); l = last.Load() {
+				}
+			}
+		})
+	}
+
+	// Wait until the server has every request in flight. The probe's
+	// connection is closed after each answer, so that no idle connection
+	// of the driver's is left for the drain to wait for.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := inflight(probe, base)
+		if err != nil {
+			return o, fmt.Errorf("in-flight probe: %v", err)
+		}
+		if n == httpClients {
+			break
+		}
+		if time.Now().After(deadline) {
+			return o, fmt.Errorf("%d of %d requests in flight after 10s", n, httpClients)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+
+	o.readyKiB = hwm(p.cmd.Process.Pid)
+	t := time.Now()
+	sigAt.Store(&t)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return o, err
+	}
+	err = p.wait(&o, t)
+	waited = true
+	reqs.Wait()
+	o.failed = int(failed.Load())
+	o.lastResponse = time.Duration(last.Load())
+	return o, err
+}
+
+func inflight(c *http.Client, base string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/inflight", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// hwm returns the VmHWM of a process, in KiB: the peak RSS of its own
+// address space so far (0 if it cannot be read).
+//
+// getrusage's maxrss, read at the end, is the other figure, but it cannot
+// be lower than the peak RSS of this driver: os/exec starts a program with
+// vfork, and exec folds the peak of the address space it leaves (this
+// process's) into the child's maxrss. The driver prints its own peak last,
+// so that a reader knows below which figure maxrss says nothing.
+func hwm(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func median[T int64 | time.Duration](xs []T) T { return pct(xs, 0.5) }
