@@ -11,9 +11,13 @@
 //
 //	c := shutdown.New()
 //	c.Register("db", shutdown.Closer(db))
-//	c.Register("http", shutdown.HTTPServer(srv), shutdown.Timeout(10*time.Second))
-//	c.Go("serve", func(ctx context.Context) error { return srv.ListenAndServe() })
+//	c.Go("consume", func(ctx context.Context) error { return consume(ctx, c.InFlight()) })
+//	c.Register("flush", producer.Flush, shutdown.Timeout(10*time.Second))
 //	os.Exit(c.Wait().ExitCode())
+//
+// The HTTP pieces (a server's drain, a readiness handler, Connection: close
+// from the trigger on) are in package shutdownhttp, so that a program that
+// serves no HTTP does not link net/http.
 //
 // # Order
 //
@@ -21,9 +25,9 @@
 // [Coordinator.Stage] adds a step that holds many hooks. Steps run in
 // reverse order of creation: create what you open in the order you open
 // it, and it is closed the other way round. The hooks of one stage start
-// together (at most [Limit] at once); the next step starts when every hook
-// of the stage has returned or timed out. A failing hook never cancels
-// another one and never stops the shutdown.
+// together, on an errgroup.Group (at most [Limit] at once); the next step
+// starts when every hook of the stage has returned or timed out. A failing
+// hook never cancels another one and never stops the shutdown.
 //
 // # Deadlines
 //
@@ -41,12 +45,11 @@
 // goroutine until it returns; that goroutine is the only one the package
 // leaves behind, and only when a hook ignored its context.
 //
-// A hook with no timeout of its own runs on the coordinator's walker
-// goroutine, with no goroutine, timer or allocation of its own: a shutdown
-// of many small hooks costs a loop that reads the clock once per hook (for
-// its HookResult.Elapsed). A hook with a timeout of its
-// own runs on a goroutine of its own so that the walker can leave it
-// behind at that timeout.
+// A hook with no timeout of its own is called on the goroutine that walks
+// the steps, with no goroutine or timer of its own: a shutdown of many
+// small hooks costs a loop that reads the clock once per hook. A hook with
+// a timeout of its own runs on a goroutine of its own, so that the walk can
+// leave it behind at that timeout.
 //
 // # Faults
 //
@@ -60,8 +63,10 @@
 // [New] listens for [signals.Default] (SIGINT and SIGTERM) before it
 // returns. The first signal triggers the shutdown, or joins it when the
 // program already started it. A second signal while it runs ends the
-// process at once through the exit func with 128+signo (143 for SIGTERM),
-// logging the hooks still running; [WithForceExit](false) turns that off. When the shutdown completes, the coordinator stops
+// process through the exit func with 128+signo (143 for SIGTERM), once the
+// report is written (its file and func included, bounded by
+// [FinalGrace]), logging the hooks still running; [WithForceExit](false)
+// turns that off. When the shutdown completes, the coordinator stops
 // listening (signal.Stop), so a later Ctrl-C acts as Go's default again.
 //
 // From the trigger on, SIGPIPE is caught (when the coordinator uses
@@ -115,29 +120,54 @@
 // hook runs at once in the caller, bounded by its timeout (else the hook
 // timeout, else the whole timeout), and is logged.
 //
-// # Drain
+// # Drain: two contexts
 //
-// On the trigger, [Coordinator.Context] is canceled with the cause
-// (context.Cause; context.Canceled for Shutdown(nil)) and the
-// [Coordinator.ReadinessHandler] answers 503. The first hook starts after
-// [WithDrainDelay], so that load balancers see the 503 and stop sending new
-// work first. [Coordinator.Drain] makes responses carry Connection: close
-// from the trigger on, so clients leave keep-alive connections before the
-// server closes them.
+// At the trigger, [Coordinator.Context] is canceled with the cause
+// (context.Cause; context.Canceled for Shutdown(nil)). It means "stop
+// taking new work": derive from it the loops that accept work. It must
+// not reach the calls that finish work already taken: a Kafka client given
+// it fails every buffered record at the trigger, and a flush after that
+// reports success with the records gone. Give those calls
+// [Coordinator.InFlight], which lives through the drain and the hooks and
+// ends only when the shutdown ends (its deadline, a forced exit, or its
+// completion).
 //
-// # Logs
+// The drain hooks ([Coordinator.OnDrain]) start at the trigger, all at
+// once: the place to turn a health service to NOT_SERVING, tell a service
+// manager the service is stopping, or leave service discovery. The first
+// step of the walk starts once [WithDrainDelay] has passed and every drain
+// hook has returned or timed out, so that load balancers see the service
+// go unready and stop sending new work first. A cause that says the
+// service is already drained (an in-place upgrade's) skips the delay.
 //
-// The coordinator writes one slog record when the shutdown starts (its
-// cause), one per hook (name, stage, status, elapsed, error) and one at the
-// end (elapsed, exit code), to [WithLogger] or slog.Default().
+// # The report outside the process
+//
+// [Report] marshals to JSON in a stable schema (see [Report.MarshalJSON]),
+// and [Report.Timeline] draws it as text, one bar per hook on the time
+// axis. [WithReportFunc] hands the final report to a function and
+// [WithReportFile] writes it to a file (Kubernetes' termination message,
+// a summary when it would not fit), on every path and before the exit
+// func.
+//
+// # Observers and logs
+//
+// [Coordinator.Observe] tells a function of each event of the shutdown:
+// the trigger, each hook's start and end with its result, the completion
+// with the report. Metrics count on it rather than on log text. The log
+// records are written by such an observer, added first: one slog record
+// when the shutdown starts (its cause), one per hook (name, stage, status,
+// elapsed, error), one at the end (elapsed, exit code), to [WithLogger] or
+// slog.Default(). A slow observer cannot hold the shutdown past its
+// deadline (see Observe).
 //
 // # Programming errors
 //
 // A nil hook, an empty name, a negative or zero duration where a positive
 // one is needed, a drain delay not shorter than the timeout, a Limit below
-// 1, a nil source or logger: each panics at the call that made it, with a
-// message naming the mistake, never later during a shutdown. When an
-// option is given twice, the last one wins.
+// 1, a nil source, logger, observer or report func, an empty report file
+// path: each panics at the call that made it, with a message naming the
+// mistake, never later during a shutdown. When an option is given twice,
+// the last one wins.
 //
 // # The default coordinator
 //

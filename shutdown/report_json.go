@@ -9,30 +9,6 @@ import (
 	"time"
 )
 
-// The report as JSON, for readers without the Go types (a termination
-// message, a log pipeline, a dashboard). The schema is stable:
-//
-//	{
-//	  "cause": "signal: terminated",  // the cause's text; null for Shutdown(nil)
-//	  "exit_code": 0,                 // Report.ExitCode()
-//	  "forced": false,                // a second signal cut the shutdown short
-//	  "elapsed_ms": 12.5,             // from the trigger to completion
-//	  "hooks": [                      // in the order they ran, as in Report.Hooks
-//	    {
-//	      "name": "http",
-//	      "stage": "",                // "" for Register and Go, "drain" for OnDrain
-//	      "status": "ok",             // Status.String(): ok, failed, timed out, panicked, skipped
-//	      "started_ms": 0.1,          // from the trigger
-//	      "elapsed_ms": 3.2,
-//	      "error": "",                // the error's text; "" when none
-//	      "stack": "..."              // only for a panic: the panicking goroutine's frames
-//	    }
-//	  ]
-//	}
-//
-// Durations are milliseconds with microsecond precision. Unmarshaling
-// gives back the same values, errors as plain errors with their text.
-
 // MarshalText returns the status's String.
 func (s Status) MarshalText() ([]byte, error) {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -70,12 +46,13 @@ type reportJSON struct {
 	Hooks     []hookJSON `json:"hooks"`
 }
 
-// MarshalJSON encodes the result in the schema above.
+// MarshalJSON encodes the result as one of the hooks of
+// [Report.MarshalJSON].
 func (h HookResult) MarshalJSON() ([]byte, error) { return json.Marshal(h.toJSON()) }
 
-// UnmarshalJSON decodes the schema above; Err becomes a plain error with
-// the text that was encoded (a *PanicError for a panic, its Value that
-// text).
+// UnmarshalJSON decodes one of the hooks of [Report.MarshalJSON]; Err
+// becomes a plain error with the text that was encoded (a *PanicError for
+// a panic, its Value that text).
 func (h *HookResult) UnmarshalJSON(b []byte) error {
 	var j hookJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -92,11 +69,34 @@ func (h *HookResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON encodes the report in the schema above.
+// MarshalJSON encodes the report for readers without the Go types (a
+// termination message, a log pipeline, a dashboard), in this schema, which
+// is stable:
+//
+//	{
+//	  "cause": "signal: terminated",  // the cause's text; null for Shutdown(nil)
+//	  "exit_code": 0,                 // Report.ExitCode()
+//	  "forced": false,                // a second signal cut the shutdown short
+//	  "elapsed_ms": 12.5,             // from the trigger to completion
+//	  "hooks": [                      // in the order they ran, as in Report.Hooks
+//	    {
+//	      "name": "http",
+//	      "stage": "",                // "" for Register and Go, "drain" for OnDrain
+//	      "status": "ok",             // Status.String(): ok, failed, timed out, panicked, skipped
+//	      "started_ms": 0.1,          // from the trigger
+//	      "elapsed_ms": 3.2,
+//	      "error": "",                // the error's text; "" when none
+//	      "stack": "..."              // only for a panic: the panicking goroutine's frames
+//	    }
+//	  ]
+//	}
+//
+// Durations are milliseconds with microsecond precision. Unmarshaling
+// gives back the same values, errors as plain errors with their text.
 func (r Report) MarshalJSON() ([]byte, error) { return json.Marshal(r.toJSON(len(r.Hooks))) }
 
-// UnmarshalJSON decodes the schema above: Cause becomes a plain error with
-// its text, and the exit code is kept as encoded.
+// UnmarshalJSON decodes what [Report.MarshalJSON] encodes: Cause becomes a
+// plain error with its text, and the exit code is kept as encoded.
 func (r *Report) UnmarshalJSON(b []byte) error {
 	var j struct {
 		reportJSON
