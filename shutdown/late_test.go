@@ -294,13 +294,31 @@ func TestLateAfterCompletionBoundedByTimeout(t *testing.T) {
 	}
 }
 
-// A late hook that panics after completion is recovered in the caller.
+// A late hook that panics after completion runs in the caller, which
+// survives it: the panic is recovered and logged at error level with its
+// value and stack, as a hook's panic during the shutdown is reported.
 func TestLateAfterCompletionPanicIsRecovered(t *testing.T) {
-	c, _, _ := newTest(t)
+	sink := newLogSink()
+	c, _, _ := newTest(t, shutdown.WithLogger(sink.logger()))
 	c.Shutdown(nil)
-	assert.NotPanics(t, func() {
-		c.Register("boom", func(context.Context) error { panic("late boom") })
+	<-c.Done()
+
+	var ran atomic.Bool
+	require.NotPanics(t, func() {
+		c.Register("boom", func(context.Context) error {
+			ran.Store(true)
+			panic("late boom")
+		})
 	})
+
+	require.True(t, ran.Load(), "the hook did not run")
+	byName, _ := hookRecords(sink.records())
+	rec, ok := byName["boom"]
+	require.True(t, ok, "no record of the hook in %v", sink.records())
+	assert.Equal(t, slog.LevelError, rec.Level)
+	assert.Equal(t, shutdown.Panicked.String(), rec.Attrs["status"].String())
+	assert.Contains(t, rec.Attrs["error"].String(), "late boom")
+	assert.Contains(t, rec.Attrs["stack"].String(), "late_test.go", "the stack of the panic")
 }
 
 // Registrations racing with the end of the shutdown are never dropped:

@@ -499,34 +499,134 @@ func TestUnregisterManyKeepsOrder(t *testing.T) {
 	}
 }
 
-// Unregister races with the trigger: every hook either ran (Unregister
-// false) or was removed (true), never both and never neither.
+// Unregister races with the walker starting the hook. Each hook, as it
+// runs, publishes its index; a goroutine spinning on that index calls
+// Unregister on the hook the walker starts next. Whichever wins, a hook
+// has exactly one of two fates: removed (Unregister true: it never runs and
+// the report leaves it out) or kept (false: it runs once and the report
+// has it). Solo hooks are claimed by the walker itself; the hooks of a
+// stage limited to one at a time by the errgroup's goroutines, after the
+// stage loop has looked at their state.
+//
+// The racer waits a little before each Unregister, longer after a win and
+// shorter after a loss, so that it settles where Unregister and the claim
+// fall on the same instant, whatever the speed of the machine (-race or
+// not). Shutdowns go on until both outcomes have occurred often: a run in
+// which one side always wins proves nothing.
 func TestUnregisterRacingTrigger(t *testing.T) {
-	for range 20 {
-		c, _, _ := newTest(t)
-		const n = 50
-		var ran [n]atomic.Bool
-		handles := make([]*shutdown.Handle, n)
-		for i := range n {
-			handles[i] = c.Register(fmt.Sprint(i), func(context.Context) error {
-				ran[i].Store(true)
-				return nil
-			})
-		}
-		var removed [n]bool
-		done := make(chan *shutdown.Report)
-		go func() { done <- c.Shutdown(nil) }()
-		for i := range n {
-			removed[i] = handles[i].Unregister()
-		}
-		rep := <-done
-		inReport := map[string]bool{}
-		for _, h := range rep.Hooks {
-			inReport[h.Name] = true
-		}
-		for i := range n {
-			require.NotEqual(t, removed[i], ran[i].Load(), "hook %d: removed=%v", i, removed[i])
-			require.Equal(t, ran[i].Load(), inReport[fmt.Sprint(i)], "hook %d", i)
-		}
+	for _, tc := range []struct {
+		name  string
+		stage bool
+		next  func(i int) int // the hook that runs after hook i
+	}{
+		{"solo hooks", false, func(i int) int { return i - 1 }},
+		{"stage with Limit(1)", true, func(i int) int { return i + 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const (
+				hooks    = 32
+				least    = 200 // shutdowns
+				enough   = 100 // wins and losses each
+				budget   = 20 * time.Second
+				maxDelay = 1 << 20
+			)
+			var (
+				won, lost int // Unregister on the hook the walker was about to start
+				delay     = 64
+				sink      atomic.Int64
+				n         int
+			)
+			for began := time.Now(); n < least || (won < enough || lost < enough) && time.Since(began) < budget; n++ {
+				c, _, _ := newTest(t)
+				var (
+					runs     [hooks]atomic.Int32
+					started  atomic.Int64 // 1 + the index of the hook that started last
+					handles  [hooks]*shutdown.Handle
+					removed  [hooks]bool
+					targeted [hooks]bool
+				)
+				// The first hook to run waits for the racer to spin. Both
+				// spin rather than block: a goroutine woken through a
+				// channel runs after its waker, on its processor, and the
+				// two would take turns instead of racing.
+				var spinning atomic.Bool
+				gate := func(context.Context) error {
+					for !spinning.Load() {
+					}
+					return nil
+				}
+				register := c.Register
+				if tc.stage {
+					register = c.Stage("s", shutdown.Limit(1)).Register
+					register("gate", gate)
+				}
+				for i := range hooks {
+					handles[i] = register(fmt.Sprint(i), func(context.Context) error {
+						runs[i].Add(1)
+						started.Store(int64(i) + 1)
+						return nil
+					})
+				}
+				if !tc.stage {
+					register("gate", gate)
+				}
+
+				var stop atomic.Bool
+				racer := make(chan struct{})
+				go func() {
+					defer close(racer)
+					spinning.Store(true)
+					var seen int64
+					for !stop.Load() {
+						v := started.Load()
+						if v == seen {
+							continue
+						}
+						seen = v
+						j := tc.next(int(v - 1))
+						if j < 0 || j >= hooks || targeted[j] {
+							continue
+						}
+						for range delay {
+							sink.Add(1)
+						}
+						targeted[j] = true
+						removed[j] = handles[j].Unregister()
+						if removed[j] {
+							delay = min(delay+delay/8+1, maxDelay)
+						} else {
+							delay = max(delay-delay/8-1, 0)
+						}
+					}
+				}()
+				rep := c.Shutdown(nil)
+				stop.Store(true)
+				<-racer
+
+				inReport := map[string]shutdown.Status{}
+				for _, h := range rep.Hooks {
+					inReport[h.Name] = h.Status
+				}
+				for i := range hooks {
+					st, reported := inReport[fmt.Sprint(i)]
+					if removed[i] {
+						require.Zero(t, runs[i].Load(), "hook %d ran after Unregister returned true", i)
+						require.False(t, reported, "hook %d removed but in the report", i)
+						won++
+						continue
+					}
+					if targeted[i] {
+						lost++
+					}
+					require.Equal(t, int32(1), runs[i].Load(), "hook %d kept (Unregister false or not called) but did not run once", i)
+					require.True(t, reported, "hook %d ran but is not in the report", i)
+					require.Equal(t, shutdown.OK, st, "hook %d", i)
+				}
+				require.False(t, handles[0].Unregister(), "Unregister after the shutdown")
+			}
+			t.Logf("%d shutdowns: Unregister won %d and lost %d races with the walker (delay %d)", n, won, lost, delay)
+			require.NotZero(t, won, "no Unregister won: the race was never met")
+			require.NotZero(t, lost, "no Unregister lost: the race was never met")
+		})
 	}
 }
