@@ -20,6 +20,9 @@ import (
 	"github.com/lastcall-go/lastcall/systemd"
 )
 
+// abstractNames: sockets in the abstract namespace exist on Linux only.
+const abstractNames = runtime.GOOS == "linux"
+
 // waitTimeout bounds every wait for a datagram: wide, for a noisy
 // machine; a passing test never waits that long.
 const waitTimeout = 20 * time.Second
@@ -81,9 +84,11 @@ func (m *manager) next() string {
 func (m *manager) nextMatching(keep func(string) bool) string {
 	m.t.Helper()
 	for {
-		if msg := m.next(); keep(msg) {
+		msg := m.next()
+		if keep(msg) {
 			return msg
 		}
+		m.t.Logf("skipped datagram %q", msg)
 	}
 }
 
@@ -92,7 +97,7 @@ func (m *manager) nextMatching(keep func(string) bool) string {
 func TestNotify(t *testing.T) {
 	for _, abstract := range []bool{false, true} {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
-			if abstract && runtime.GOOS != "linux" {
+			if abstract && !abstractNames {
 				t.Skip("abstract socket names are a Linux feature")
 			}
 			m := newManager(t, abstract)
