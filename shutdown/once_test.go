@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,10 +90,13 @@ func TestOnceConcurrentTriggers(t *testing.T) {
 }
 
 // Triggers that arrive while the shutdown runs wait for the same shutdown
-// and do not change its cause.
+// and do not change its cause: here a signal starts it, calls join it, and
+// a second signal, with WithForceExit(false), is logged and ignored, so
+// the shutdown runs to its end and exits as a graceful one.
 func TestOnceLaterTriggersJoinRunningShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, fake, rec := newTest(t, shutdown.WithForceExit(false))
+		sink := newLogSink()
+		c, fake, rec := newTest(t, shutdown.WithForceExit(false), shutdown.WithLogger(sink.logger()))
 		var runs atomic.Int32
 		release := make(chan struct{})
 		c.Register("slow", func(context.Context) error {
@@ -100,26 +104,36 @@ func TestOnceLaterTriggersJoinRunningShutdown(t *testing.T) {
 			<-release
 			return nil
 		})
-		errFirst := errors.New("first")
 
 		first := make(chan *shutdown.Report)
-		go func() { first <- c.Shutdown(errFirst) }()
+		go func() { first <- c.Wait() }()
+		synctest.Wait() // Wait has counted itself: the test owns the end
+		require.Equal(t, 1, fake.Send(syscall.SIGTERM))
 		synctest.Wait() // "slow" is running
 
 		const joiners = 10
-		joined := make(chan *shutdown.Report, joiners)
+		joined := make(chan *shutdown.Report, joiners+1)
 		for i := range joiners {
 			go func() { joined <- c.Shutdown(fmt.Errorf("joiner %d", i)) }()
 		}
 		go func() { joined <- c.Wait() }()
-		fake.Send(syscall.SIGTERM) // ignored: WithForceExit(false)
-		synctest.Wait()            // every joiner is blocked in Shutdown or Wait
+		require.Equal(t, 1, fake.Send(syscall.SIGINT), "still listening while the shutdown runs")
+		synctest.Wait() // the signal is handled; every joiner is blocked in Shutdown or Wait
 		require.Len(t, joined, 0, "a joiner returned before the shutdown completed")
 		select {
 		case <-c.Done():
 			t.Fatal("shutdown completed while its hook was still running")
 		default:
 		}
+		var ignored []logRecord
+		for _, r := range sink.records() {
+			if v, ok := r.Attrs["signal"]; ok && v.String() == syscall.SIGINT.String() {
+				ignored = append(ignored, r)
+			}
+		}
+		require.Len(t, ignored, 1, "the second signal is logged")
+		assert.Equal(t, slog.LevelWarn, ignored[0].Level)
+		assert.Contains(t, ignored[0].Message, "ignored")
 		close(release)
 
 		rep := <-first
@@ -127,10 +141,14 @@ func TestOnceLaterTriggersJoinRunningShutdown(t *testing.T) {
 			assert.Same(t, rep, <-joined)
 		}
 		assert.Equal(t, int32(1), runs.Load())
-		assert.Same(t, errFirst, rep.Cause)
-		assert.Same(t, errFirst, context.Cause(c.Context()))
+		var se *signals.Error
+		require.ErrorAs(t, rep.Cause, &se, "the first trigger's cause")
+		assert.Equal(t, syscall.SIGTERM, se.Signal)
+		assert.Same(t, rep.Cause, context.Cause(c.Context()))
 		assert.Equal(t, []string{"slow"}, names(rep))
+		assert.Equal(t, shutdown.OK, rep.Hooks[0].Status)
 		assert.False(t, rep.Forced)
+		assert.Equal(t, 0, rep.ExitCode(), "a graceful end, not 128+SIGINT")
 		assert.Empty(t, rec.Codes(), "callers were waiting: the coordinator must not exit")
 	})
 }

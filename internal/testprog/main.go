@@ -34,12 +34,21 @@
 //	-pid             print "pid N" (the process id) before "ready"
 //	-json-log        write the coordinator's log records to stderr as JSON
 //	-report-file F   WithReportFile(F): the report as JSON, a termination message
+//	-hold FIFO       add a hook, registered after the others (so it runs
+//	                 first), that prints and marks "holding", then reads
+//	                 the named pipe FIFO to its end: it returns once a test
+//	                 has opened the pipe for writing and closed it
+//	-break-stderr    before "ready", make stderr a pipe nobody reads (a
+//	                 log collector that has gone), and add a hook, run
+//	                 first, that writes to stderr and marks "stderr epipe"
+//	                 (or "stderr ok", "stderr error: ...")
 //
 // With -hang, a hook registered last (so it runs first) prints "hanging"
 // and then blocks for an hour, ignoring its context.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,6 +81,8 @@ func main() {
 	jsonLog := flag.Bool("json-log", false, "log JSON records to stderr")
 	reportFile := flag.String("report-file", "", "WithReportFile")
 	callers := flag.Int("callers", 1000, "mode callers: how many goroutines call Shutdown")
+	hold := flag.String("hold", "", "add a hook, run first, that reads this named pipe to its end")
+	brokenStderr := flag.Bool("break-stderr", false, "make stderr a pipe nobody reads before \"ready\"")
 	flag.Parse()
 
 	exitCode, isExit := 0, false
@@ -129,6 +140,24 @@ func main() {
 		c.Register("hang", shutdown.Func(func() {
 			m.say("hanging")
 			time.Sleep(time.Hour)
+		}))
+	}
+	if *hold != "" {
+		c.Register("hold", func(context.Context) error {
+			m.say("holding")
+			// Opening a named pipe for reading blocks until a writer
+			// opens it; the read ends when the writer closes it.
+			_, err := os.ReadFile(*hold)
+			return err
+		})
+	}
+	if *brokenStderr {
+		if err := breakStderr(); err != nil {
+			fatalf("break stderr: %v", err)
+		}
+		c.Register("stderr", shutdown.Func(func() {
+			_, err := fmt.Fprintln(os.Stderr, "stderr")
+			m.mark("stderr", err)
 		}))
 	}
 
@@ -215,6 +244,12 @@ type marker struct {
 
 func (m *marker) say(line string) {
 	_, err := fmt.Println(line)
+	m.mark(line, err)
+}
+
+// mark appends line to the marks file with the outcome of a write: "ok",
+// "epipe" or "error: ...".
+func (m *marker) mark(line string, err error) {
 	mark := line + " ok"
 	switch {
 	case errors.Is(err, syscall.EPIPE):
