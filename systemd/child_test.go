@@ -11,13 +11,17 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lastcall-go/lastcall/shutdown"
 	"github.com/lastcall-go/lastcall/systemd"
 )
 
@@ -44,10 +48,17 @@ func runChild(mode string) int {
 		fmt.Println(strings.Join(listenEnv(), "\n"))
 		return 0
 	}
+	if mode == "service" {
+		return service()
+	}
 	rep := childReport{PID: os.Getpid()}
 	var serve map[string][]net.Listener
 	switch mode {
-	case "listeners":
+	case "listeners", "listeners-own-pidfdid":
+		if mode == "listeners-own-pidfdid" {
+			id, _ := systemd.SelfPIDFDID()
+			os.Setenv("LISTEN_PIDFDID", strconv.FormatUint(id, 10))
+		}
 		ls, err := systemd.Listeners()
 		rep.Err = errString(err)
 		for _, l := range ls {
@@ -93,17 +104,28 @@ func runChild(mode string) int {
 	rep.ChildEnv = childListenEnv()
 	b, _ := json.Marshal(rep)
 	fmt.Println(string(b))
+	// Each listener answers one connection with its name, all at once:
+	// the test connects in an order of its own.
+	var wg sync.WaitGroup
+	var failed atomic.Bool
 	for name, ls := range serve {
 		for _, l := range ls {
-			c, err := l.Accept()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "accept:", err)
-				return 1
-			}
-			fmt.Fprintln(c, name)
-			c.Close()
-			l.Close()
+			wg.Go(func() {
+				defer l.Close()
+				c, err := l.Accept()
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "accept:", err)
+					failed.Store(true)
+					return
+				}
+				fmt.Fprintln(c, name)
+				c.Close()
+			})
 		}
+	}
+	wg.Wait()
+	if failed.Load() {
+		return 1
 	}
 	return 0
 }
@@ -193,4 +215,36 @@ func parseReport(t *testing.T, out string) childReport {
 	}
 	require.FailNow(t, "no report from the child", "output: %q", out)
 	return childReport{}
+}
+
+// service is a small socket-activated service watched by Watch: it
+// answers "hello" on its listener until SIGTERM, and tells systemd it is
+// ready, then how its shutdown goes.
+func service() int {
+	c := shutdown.New(shutdown.WithTimeout(30 * time.Second))
+	systemd.Watch(c)
+	ls, err := systemd.Listeners()
+	if err != nil || len(ls) != 1 {
+		fmt.Fprintln(os.Stderr, "listeners:", len(ls), err)
+		return 2
+	}
+	l := ls[0]
+	c.Go("serve", func(ctx context.Context) error {
+		go func() { <-ctx.Done(); l.Close() }()
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return nil // closed at the trigger
+			}
+			fmt.Fprintln(conn, "hello")
+			conn.Close()
+		}
+	})
+	c.Register("flush", func(context.Context) error { return nil })
+	if err := systemd.Notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid())); err != nil {
+		fmt.Fprintln(os.Stderr, "notify:", err)
+		return 2
+	}
+	fmt.Println("ready")
+	return c.Wait().ExitCode()
 }

@@ -82,7 +82,8 @@ func TestListenersOtherPID(t *testing.T) {
 }
 
 // A LISTEN_PIDFDID that is not this process's pidfd: the PID was reused,
-// the descriptors are not ours. Only where the kernel can tell (pidfs).
+// the descriptors are not ours; this process's own: they are. Only where
+// the kernel can tell (pidfs).
 func TestListenersOtherPIDFDID(t *testing.T) {
 	if _, ok := systemd.SelfPIDFDID(); !ok {
 		t.Skip("no pidfs: the PID alone decides")
@@ -96,6 +97,14 @@ func TestListenersOtherPIDFDID(t *testing.T) {
 	assert.Empty(t, rep.Err)
 	assert.Empty(t, rep.Addrs)
 	assert.Empty(t, rep.Env)
+
+	rep = runActivated(t, "listeners-own-pidfdid", activation{
+		files:  files,
+		env:    map[string]string{"LISTEN_FDS": "2"},
+		ownPID: true,
+	})
+	assert.Empty(t, rep.Err)
+	assert.Len(t, rep.Addrs, 2, "this process's pidfd: the descriptors are ours")
 }
 
 // Garbage in the variables: an error that names the variable and its

@@ -441,6 +441,7 @@ func TestWatchHandover(t *testing.T) {
 // Watchdog reads WATCHDOG_USEC and WATCHDOG_PID as sd_watchdog_enabled(3)
 // does, without unsetting them.
 func TestWatchdog(t *testing.T) {
+	systemd.ResetMainPID()
 	defer systemd.ResetMainPID()
 	pid := strconv.Itoa(os.Getpid())
 	for _, tc := range []struct {
