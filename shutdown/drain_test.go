@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -157,4 +158,82 @@ func TestDrainDelaySkippedForDrainedCause(t *testing.T) {
 		assert.ErrorIs(t, context.Cause(c.Context()), drainedCause{})
 		assert.ErrorIs(t, rep.Cause, drainedCause{})
 	})
+}
+
+// The two contexts at the trigger, seen from every side: Context ends at
+// once with the signal as its cause, before the drain hooks run, and the
+// drain hooks, the task and the hooks all see it ended; InFlight lives
+// through the drain hooks, the drain delay and the last hook, and ends
+// only with the shutdown: at its completion, or when a second signal
+// forces the exit, before the exit func runs.
+func TestDrainContextsAtTheTrigger(t *testing.T) {
+	for _, forced := range []bool{false, true} {
+		t.Run(fmt.Sprint("forced=", forced), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var c *shutdown.Coordinator
+				flightAtExit := make(chan error, 1)
+				c, fake, _ := newTest(t, shutdown.WithDrainDelay(2*time.Second), shutdown.WithTimeout(time.Minute),
+					shutdown.WithExitFunc(func(int) { flightAtExit <- c.InFlight().Err() }))
+				type seen struct {
+					at            time.Duration
+					cause, flight error
+				}
+				var (
+					mu        sync.Mutex
+					saw       = map[string]seen{}
+					taskCause error
+				)
+				t0 := time.Now()
+				look := func(name string) shutdown.Hook {
+					return func(ctx context.Context) error {
+						mu.Lock()
+						saw[name] = seen{time.Since(t0), context.Cause(c.Context()), c.InFlight().Err()}
+						mu.Unlock()
+						if forced && name == "last" {
+							<-ctx.Done() // the second signal comes now
+						}
+						return nil
+					}
+				}
+				c.Register("last", look("last"))
+				c.Go("task", func(ctx context.Context) error {
+					<-ctx.Done()
+					mu.Lock()
+					taskCause = context.Cause(ctx)
+					mu.Unlock()
+					return ctx.Err()
+				})
+				c.Register("first", look("first"))
+				c.OnDrain("drain", look("drain"))
+
+				require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+				synctest.Wait()
+				var se *signals.Error
+				require.ErrorAs(t, context.Cause(c.Context()), &se, "Context ends at the trigger, with the signal")
+				assert.Equal(t, syscall.SIGTERM, se.Signal)
+				assert.NoError(t, c.InFlight().Err(), "InFlight ended at the trigger")
+
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				if forced {
+					require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+				}
+				<-c.Done()
+				assert.Error(t, c.InFlight().Err(), "InFlight ends with the shutdown")
+				if forced {
+					assert.Error(t, mustRecv(t, flightAtExit, "forced exit"), "InFlight alive at the forced exit")
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				assert.ErrorAs(t, taskCause, &se, "the task's context ends with the signal")
+				for name, at := range map[string]time.Duration{"drain": 0, "first": 2 * time.Second, "last": 2 * time.Second} {
+					s, ok := saw[name]
+					require.True(t, ok, "%s did not run", name)
+					assert.Equal(t, at, s.at, "%s's start", name)
+					assert.ErrorAs(t, s.cause, &se, "%s sees Context ended with the signal", name)
+					assert.NoError(t, s.flight, "InFlight ended before %s started", name)
+				}
+			})
+		})
+	}
 }

@@ -113,6 +113,25 @@ func TestExitCodeFirstMatch(t *testing.T) {
 			exits: []int{143},
 		},
 		{
+			name: "forced beats an Exit called by a hook",
+			run: func(t *testing.T) (*shutdown.Report, []int) {
+				exits := newExitCalls()
+				c, fake, _ := newTest(t, shutdown.WithExitFunc(exits.exit), shutdown.WithTimeout(time.Hour))
+				c.Register("waits", untilDone)
+				c.Register("exits", func(context.Context) error { c.Exit(4); return nil })
+				require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+				synctest.Wait() // Exit(4) has returned; "waits" waits
+				require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+				mustRecv(t, c.Done(), "shutdown")
+				synctest.Wait() // the exit func, if any, has been called
+				rep := c.Wait()
+				assert.Equal(t, shutdown.OK, result(t, rep, "exits").Status)
+				return rep, exits.codes()
+			},
+			want:  143,
+			exits: []int{143}, // once: Exit's own call is the forced one
+		},
+		{
 			name: "Exit beats failing hooks",
 			run: func(t *testing.T) (*shutdown.Report, []int) {
 				exits := newExitCalls()
