@@ -22,8 +22,12 @@ func (u *Upgrader) upgrade(start time.Time) (int, error) {
 	p, err := u.spawn()
 	if err != nil {
 		u.failed(0, false)
+		if ctx.Err() != nil { // the shutdown closed a listener under spawn
+			return 0, fmt.Errorf("%w: %v", ErrStopping, err)
+		}
 		return 0, fmt.Errorf("upgrade: start the new process: %w", err)
 	}
+	u.logger().Info("upgrade: new process started", "new_pid", p.pid)
 
 	// Wait for it to be ready, let it announce itself, and tell it to
 	// accept.
