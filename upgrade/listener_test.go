@@ -176,4 +176,3 @@ func portOf(ln net.Listener) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
-
