@@ -90,12 +90,17 @@ func TestSystemdSocketActivateNotify(t *testing.T) {
 	p.MustWaitLine("ready", time.Minute)
 
 	require.NoError(t, p.Signal(syscall.SIGTERM))
-	stop := fields(m.next())
+	raw := m.next()
+	stop := fields(raw)
 	assert.Equal(t, "1", stop["STOPPING"])
 	assert.NotEmpty(t, stop["EXTEND_TIMEOUT_USEC"])
-	assert.True(t, strings.HasPrefix(stop["STATUS"], "stopping (signal: terminated)"), "STATUS=%s", stop["STATUS"])
-	final := m.nextMatching(hasStatus("stopped"))
-	assert.Regexp(t, `^STATUS=stopped: exit code 0, 2 hooks, in \S+$`, final)
+	// A shutdown this short may be over before the first datagram leaves:
+	// then it carries the last status, which replaced the cause's.
+	if !hasStatus("stopped")(raw) {
+		assert.True(t, strings.HasPrefix(stop["STATUS"], "stopping (signal: terminated)"), "STATUS=%s", stop["STATUS"])
+		raw = m.nextMatching(hasStatus("stopped"))
+	}
+	assert.Regexp(t, `STATUS=stopped: exit code 0, 2 hooks, in \S+$`, raw)
 	res := p.MustWait(time.Minute)
 	assert.True(t, res.Exited && res.Code == 0, "the service ended with %v", res)
 }

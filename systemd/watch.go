@@ -79,10 +79,10 @@ func Watch(c *shutdown.Coordinator) {
 	if _, dup := watched.LoadOrStore(c, struct{}{}); dup {
 		return
 	}
-	w := &watcher{c: c, addr: addr, wake: make(chan struct{}, 1), log: slog.Default()}
+	w := &watcher{c: c, addr: addr, wake: make(chan struct{}, 1)}
 	every, forUs, err := watchdog()
 	if err != nil {
-		w.log.Error("systemd: watchdog off", "err", err)
+		slog.Error("systemd: watchdog off", "err", err)
 	}
 	w.forUs = forUs
 	c.Observe(w.observe)
@@ -99,8 +99,7 @@ type watcher struct {
 	c     *shutdown.Coordinator
 	addr  string
 	wake  chan struct{} // a message is pending; buffered, never blocks
-	log   *slog.Logger
-	forUs func() bool // the watchdog is this process's, now
+	forUs func() bool   // the watchdog is this process's, now
 
 	sendMu sync.Mutex // one datagram at a time, in order; held while sending
 	failed string     // the last send error logged, "" after a success
@@ -269,7 +268,7 @@ func (w *watcher) sendLocked(state string, deadline time.Time) bool {
 	}
 	if msg := err.Error(); msg != w.failed {
 		w.failed = msg
-		w.log.Error("systemd: notify failed", "state", firstLine(state), "err", err)
+		slog.Error("systemd: notify failed", "state", firstLine(state), "err", err)
 	}
 	return false
 }
