@@ -71,10 +71,8 @@ func Watch(c *shutdown.Coordinator) {
 	if !ok || addr == "" {
 		return
 	}
-	select {
-	case <-c.Done():
+	if done(c) {
 		return
-	default:
 	}
 	if _, dup := watched.LoadOrStore(c, struct{}{}); dup {
 		return
@@ -131,9 +129,12 @@ func (w *watcher) run(every time.Duration) {
 	for {
 		select {
 		case <-w.wake:
+			if done(w.c) {
+				return // completed: the last datagram has gone with Completed
+			}
 			w.flush(time.Now().Add(NotifyTimeout))
 		case <-tick:
-			if w.forUs() {
+			if !done(w.c) && w.forUs() {
 				w.send("WATCHDOG=1", time.Now().Add(NotifyTimeout))
 			}
 		case <-w.c.Done():
@@ -343,4 +344,15 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// done reports whether c's shutdown has completed: select picks at random
+// among ready cases, and nothing is sent once it has.
+func done(c *shutdown.Coordinator) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
 }

@@ -266,29 +266,46 @@ func TestWatchOnce(t *testing.T) {
 	assert.PanicsWithValue(t, "systemd: Watch: nil coordinator", func() { systemd.Watch(nil) })
 }
 
-// WATCHDOG=1 at half of WATCHDOG_USEC, on the real clock over a real
-// socket: the k-th ping never comes before k half-intervals have passed,
-// pings go on during the shutdown, and stop when it has completed.
-func TestWatchdogPings(t *testing.T) {
+// A service's life as systemd hears it, in order, on the real clock over a
+// real socket: READY=1 with its MAINPID; WATCHDOG=1 at half of
+// WATCHDOG_USEC, the k-th ping never before k half-intervals have passed;
+// at the trigger STOPPING=1 with EXTEND_TIMEOUT_USEC and STATUS=; pings
+// while it stops; the last STATUS=; then nothing, and no goroutine left.
+func TestWatchSequence(t *testing.T) {
 	const usec = 400_000 // pings every 200 ms
 	t.Setenv("WATCHDOG_USEC", strconv.Itoa(usec))
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	defer systemd.ResetMainPID()
 	m := newManager(t, false)
 	before := goleak.IgnoreCurrent()
 	c, src := newCoordinator(t, shutdown.WithTimeout(time.Minute))
 	g := newGate()
 	c.Register("slow", g.hook)
+	ready := "READY=1\nMAINPID=" + strconv.Itoa(os.Getpid())
+	require.NoError(t, systemd.Notify(ready))
+	assert.Equal(t, ready, m.next())
 	start := time.Now()
 	systemd.Watch(c)
+
 	half := usec * time.Microsecond / 2
 	for k := 1; k <= 3; k++ {
 		assert.Equal(t, "WATCHDOG=1", m.next())
 		assert.GreaterOrEqual(t, time.Since(start), time.Duration(k)*half, "ping %d came early", k)
 	}
+
 	src.Send(syscall.SIGTERM)
+	stop := fields(m.nextMatching(func(msg string) bool { return msg != "WATCHDOG=1" }))
+	assert.Equal(t, "1", stop["STOPPING"])
+	assert.NotEmpty(t, stop["EXTEND_TIMEOUT_USEC"])
+	assert.True(t, strings.HasPrefix(stop["STATUS"], "stopping (signal: terminated)"), "STATUS=%s", stop["STATUS"])
 	<-g.started
-	m.nextMatching(func(msg string) bool { return msg == "WATCHDOG=1" }) // while stopping
+	for msg := ""; msg != "WATCHDOG=1"; {
+		msg = m.next() // a ping while the hook runs
+		assert.NotContains(t, msg, "STOPPING=1", "said once")
+		assert.NotContains(t, msg, "STATUS=stopped", "not yet")
+	}
 	close(g.release)
+	m.nextMatching(hasStatus("stopped"))
 	<-c.Done()
 	goleak.VerifyNone(t, before) // the pinger has ended
 }
@@ -400,6 +417,7 @@ func TestWatchHandover(t *testing.T) {
 			require.NoError(t, systemd.Notify("MAINPID="+strconv.Itoa(os.Getpid()+1)))
 			src.Send(syscall.SIGTERM)
 			<-c.Done()
+			synctest.Wait() // Watch's goroutine has ended
 			var states []string
 			for _, s := range rec.all() {
 				states = append(states, s.state)
@@ -426,6 +444,7 @@ func TestWatchHandover(t *testing.T) {
 			require.NoError(t, systemd.Notify(ready))
 			time.Sleep(9 * time.Second) // pings at 15 and 20 s
 			c.Shutdown(nil)
+			synctest.Wait() // Watch's goroutine has ended
 			var states []string
 			for _, s := range rec.all() {
 				if s.state == "WATCHDOG=1" || s.state == ready {
