@@ -90,6 +90,7 @@ type healthWatch struct {
 	down   chan struct{}
 	done   chan struct{}
 	cancel context.CancelFunc
+	at     time.Time // when NOT_SERVING was seen; read after down is closed
 	err    error // an error before NOT_SERVING; read after done
 }
 
@@ -108,6 +109,7 @@ func watchHealth(cc *grpc.ClientConn, every time.Duration) *healthWatch {
 				w.err = err
 				return
 			case resp.Status == healthgrpc.HealthCheckResponse_NOT_SERVING:
+				w.at = time.Now()
 				close(w.down)
 				return
 			}
@@ -212,6 +214,7 @@ func closed(ch <-chan struct{}) bool {
 type killRun struct {
 	follow, ignore    tally // clients that follow the health service, clients that do not
 	sawNotServing     bool  // health answered NOT_SERVING
+	judged            bool  // NOT_SERVING was seen soon enough to hold the followers to no failure
 	probed            bool  // Work answered after health turned NOT_SERVING
 	started, finished int   // the server's count of Work RPCs
 	ok                int   // the clients' count of Work RPCs answered in full
@@ -267,6 +270,11 @@ func killUnderLoad(t *testing.T, bin string, rng *rand.Rand, extra ...string) ki
 		k.sawNotServing = true
 		// The trigger came after sent: an RPC sent well inside the drain
 		// delay from then must be answered. One sent later proves nothing.
+		// Likewise the followers can be held to no failure only when they
+		// learnt of NOT_SERVING well inside the drain delay: a load
+		// balancer that looks later sends after the drain, as it would in
+		// production. On two busy cores under -race that happens.
+		k.judged = watch.at.Sub(sent) < drain/2
 		if time.Since(sent) < drain/2 {
 			k.probed = probe(&k, hcc)
 		}
@@ -306,7 +314,7 @@ func killUnderLoad(t *testing.T, bin string, rng *rand.Rand, extra ...string) ki
 	if k.ok != k.started {
 		k.problem("server started %d RPCs, clients got %d answers", k.started, k.ok)
 	}
-	if n := k.follow.failed(); n > 0 {
+	if n := k.follow.failed(); n > 0 && k.judged {
 		k.problem("clients following health: %d failed: %v %q", n, k.follow, k.follow.errors)
 	}
 	if k.ignore.other > 0 {
@@ -350,7 +358,7 @@ func TestKills(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	var total killRun
-	var failed, seen, notServing int
+	var failed, seen, notServing, judged int
 	for i := range *kills {
 		k := killUnderLoad(t, bin, rng)
 		if len(k.problems) > 0 {
@@ -369,11 +377,15 @@ func TestKills(t *testing.T) {
 		if k.probed {
 			notServing++
 		}
+		if k.judged {
+			judged++
+		}
 	}
 	assert.Positive(t, notServing, "no kill showed Work served after health turned NOT_SERVING")
+	assert.Positive(t, judged, "no kill held the clients following health to no failure")
 	t.Logf("grpcserver totals: %d kills, %d failed; server started %d RPCs, finished %d; clients got %d answers",
 		*kills, failed, total.started, total.finished, total.ok)
-	t.Logf("  following health: %v", total.follow)
+	t.Logf("  following health: %v (held to no failure in %d kills, the others saw NOT_SERVING too late)", total.follow, judged)
 	t.Logf("  ignoring health:  %v", total.ignore)
 	t.Logf("  NOT_SERVING seen: %d of %d kills; with Work still served after it: %d (the others saw it too late to tell)", seen, *kills, notServing)
 	t.Logf("  longest SIGTERM to exit: %v (drain delay %v, handler %v)", total.elapsed.Round(time.Millisecond), drain, handler)
