@@ -60,17 +60,15 @@ bench:
 bench-check:
 	cd bench && $(GO) vet ./... && $(GO) build ./...
 
-# CPU profile of a shutdown of 100,000 no-op hooks, the workload whose
-# targets BENCHMARKS.md explains with it; the profile and the test binary
-# stay in bench/$(BENCH_OUT)/ for go tool pprof.
+# Where the time of the targets BENCHMARKS.md reports as missed goes
+# (bench/profile.sh): CPU profiles of a shutdown of 100,000 no-op hooks and
+# of a stage of 10,000 sleeping hooks (stack growth per library), strace
+# of one whole-process run, and, where perf works, bench/trace.sh's
+# timeline from SIGTERM to the end of each process program. Profiles and
+# test binaries stay in bench/$(BENCH_OUT)/ for go tool pprof.
 .PHONY: bench-profile
 bench-profile:
-	mkdir -p bench/$(BENCH_OUT)
-	$(GO) test -run '^$$' -bench 'Shutdown/seq/hooks=100000$$' -benchtime 100x \
-		-cpuprofile bench/$(BENCH_OUT)/stop.prof -o bench/$(BENCH_OUT)/shutdown.test ./shutdown/
-	$(GO) tool pprof -top -nodecount 20 bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
-	$(GO) tool pprof -list '^github.com/lastcall-go/lastcall/shutdown.\(\*Handle\).run$$' \
-		bench/$(BENCH_OUT)/shutdown.test bench/$(BENCH_OUT)/stop.prof
+	GO=$(GO) OUT=$(BENCH_OUT) bash bench/profile.sh
 
 tidy:
 	$(GO) mod tidy

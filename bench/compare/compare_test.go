@@ -29,7 +29,10 @@ func noop(context.Context) error { return nil }
 // settle runs a garbage collection before a timed stop, with the timer
 // stopped: the garbage of the setup (the hooks of the previous iteration,
 // the registrations of this one) is not the stop's to collect. Every
-// library's stop gets the same start.
+// library's stop gets the same start, the hand-written ones included: a
+// collection also empties the runtime's caches (of the sudogs a select
+// parks with, among others), which a stage of 10,000 hooks then refills.
+// A real shutdown comes long after the last collection emptied them.
 func settle() { runtime.GC() }
 
 func newLastcall(opts ...shutdown.Option) *shutdown.Coordinator {
@@ -309,6 +312,39 @@ func BenchmarkRegister(b *testing.B) {
 	}
 }
 
+// hookRecord is what the hand+contract floor of BenchmarkStage keeps per
+// hook.
+type hookRecord struct {
+	state            atomic.Int32
+	started, elapsed time.Duration
+	err              error
+}
+
+// run runs h as lastcall's contract requires, at the least.
+//
+//go:noinline
+func (r *hookRecord) run(ctx context.Context, h func(context.Context) error, start time.Time) {
+	if !r.state.CompareAndSwap(0, 1) {
+		return
+	}
+	r.started = time.Since(start)
+	r.err = recovered(ctx, h)
+	r.elapsed = time.Since(start) - r.started
+	r.state.Store(2)
+}
+
+// recovered calls h, turning a panic into an error.
+//
+//go:noinline
+func recovered(ctx context.Context, h func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return h(ctx)
+}
+
 // hookSleep is how long each hook of BenchmarkStage sleeps.
 const hookSleep = 20 * time.Millisecond
 
@@ -337,7 +373,8 @@ func sleeper(cur, peak *atomic.Int32) func(context.Context) error {
 // the most hooks seen running at once. lastcall puts them in one Stage;
 // hand starts a goroutine per hook (with a semaphore for limit) and waits;
 // hand+errgroup does the same through errgroup.Group (SetLimit for limit),
-// as lastcall's stage does; oklog/run runs every actor's cleanup on the actor's goroutine, all at
+// as lastcall's stage does; hand+contract also does per hook the least
+// that lastcall's contract requires (see hookRecord); oklog/run runs every actor's cleanup on the actor's goroutine, all at
 // once, and has no limit; fx runs OnStop hooks one after another. Every
 // library's hooks get a context that ends at a deadline (lastcall's run
 // context, fx's stop context, a one-minute WithTimeout for hand and oklog):
@@ -382,6 +419,9 @@ func BenchmarkStage(b *testing.B) {
 			var cur, peak atomic.Int32
 			hooks := repeat(tc.hooks, sleeper(&cur, &peak))
 			for b.Loop() {
+				b.StopTimer()
+				settle()
+				b.StartTimer()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				var wg sync.WaitGroup
 				var sem chan struct{}
@@ -411,6 +451,9 @@ func BenchmarkStage(b *testing.B) {
 			var cur, peak atomic.Int32
 			hooks := repeat(tc.hooks, sleeper(&cur, &peak))
 			for b.Loop() {
+				b.StopTimer()
+				settle()
+				b.StartTimer()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				var g errgroup.Group
 				if tc.limit > 0 {
@@ -420,6 +463,36 @@ func BenchmarkStage(b *testing.B) {
 				for i, h := range hooks {
 					g.Go(func() error {
 						errs[i] = h(ctx)
+						return nil
+					})
+				}
+				_ = g.Wait()
+				cancel()
+			}
+			metrics(b, &peak)
+		})
+		b.Run(name+"/lib=hand+contract", func(b *testing.B) {
+			// The floor of lastcall's contract for a stage, hand-written:
+			// errgroup, and per hook what the report and the faults
+			// require: a state changed atomically as the hook starts and
+			// ends, the clock read at both ends, a recovered panic.
+			var cur, peak atomic.Int32
+			hooks := repeat(tc.hooks, sleeper(&cur, &peak))
+			recs := make([]hookRecord, len(hooks))
+			for b.Loop() {
+				b.StopTimer()
+				clear(recs)
+				settle()
+				b.StartTimer()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				start := time.Now()
+				var g errgroup.Group
+				if tc.limit > 0 {
+					g.SetLimit(tc.limit)
+				}
+				for i, h := range hooks {
+					g.Go(func() error {
+						recs[i].run(ctx, h, start)
 						return nil
 					})
 				}

@@ -12,6 +12,10 @@
 //     (which exits with 128+signo); the signals are released at the end.
 //     This is the least concurrency that bounds a shutdown whose hooks may
 //     hang: a goroutine, a timer, a select;
+//   - -warm (with -deadline): the process's first timer is started and
+//     stopped before the ready line, so that the deadline's timer, after
+//     the signal, does not start the runtime's network poller, which a
+//     process's first timer does (epoll_create1, eventfd2, epoll_ctl);
 //   - -report: each hook is timed and its result kept, as lastcall's
 //     report does (a clock read and a 64-byte result per hook);
 //   - -contract (built with -tags contract, which links log/slog): all of
@@ -50,6 +54,7 @@ func main() {
 	report := flag.Bool("report", false, "time each hook and fill a []result")
 	stdio := flag.Bool("stdio", false, "from the signal on, catch SIGPIPE, as lastcall does")
 	deadline := flag.Bool("deadline", false, "run the hooks on a goroutine, bounded by a deadline and a second signal")
+	warm := flag.Bool("warm", false, "with -deadline: start the timer machinery before the ready line")
 	withContract := false
 	if contract != nil {
 		flag.BoolVar(&withContract, "contract", false, "everything lastcall's contract requires, logs included")
@@ -74,6 +79,9 @@ func main() {
 	case withContract:
 		os.Exit(contract(hooks))
 	case *deadline:
+		if *warm {
+			time.AfterFunc(time.Hour, func() {}).Stop()
+		}
 		os.Exit(bounded(hooks))
 	}
 

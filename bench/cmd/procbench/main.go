@@ -15,9 +15,17 @@
 // 200 response.
 //
 // Besides the libraries, some programs are floors: the hand-written program
-// doing one more thing that lastcall's contract requires (see cmd/hand).
-// The binary size of each program is printed too, and of the two minimal
-// programs in cmd/minimal.
+// doing one more thing that lastcall's contract requires (see cmd/hand;
+// hand+linked is the plain hand-written path in the binary of
+// hand+contract, which links log/slog). The binary size of each program is
+// printed too, and of the two minimal programs in cmd/minimal.
+//
+// -engine NAME=DIR adds lastcall's programs built from another checkout of
+// the repository (a copy with a change to package shutdown, say) as
+// lastcall@NAME, run in the same rounds as the others; -libs restricts the
+// programs run:
+//
+//	go run ./cmd/procbench -run sigterm/hooks=5 -engine try=/tmp/copy -libs lastcall,lastcall@try,hand
 //
 // It prints one line per scenario and program in the Go benchmark format,
 // for cmd/report and benchstat:
@@ -58,6 +66,7 @@ import (
 // A program is one binary and the arguments that make it a library's
 // side (or a floor) of every scenario.
 type program struct {
+	dir  string   // the bench module to build in ("": this one)
 	pkg  string   // the package to build
 	tags string   // build tags
 	args []string // before the scenario's own
@@ -69,10 +78,12 @@ var programs = map[string]program{
 	"fx":       {pkg: "./cmd/fx"},
 	"oklog":    {pkg: "./cmd/oklog"},
 	// Floors: the hand-written program doing one more thing (cmd/hand).
-	"hand+stdio":    {pkg: "./cmd/hand", args: []string{"-stdio"}},
-	"hand+deadline": {pkg: "./cmd/hand", args: []string{"-deadline"}},
-	"hand+report":   {pkg: "./cmd/hand", args: []string{"-report"}},
-	"hand+contract": {pkg: "./cmd/hand", tags: "contract", args: []string{"-contract"}},
+	"hand+stdio":         {pkg: "./cmd/hand", args: []string{"-stdio"}},
+	"hand+deadline":      {pkg: "./cmd/hand", args: []string{"-deadline"}},
+	"hand+deadline+warm": {pkg: "./cmd/hand", args: []string{"-deadline", "-warm"}},
+	"hand+linked":        {pkg: "./cmd/hand", tags: "contract"}, // hand's path, contract's binary
+	"hand+report":        {pkg: "./cmd/hand", args: []string{"-report"}},
+	"hand+contract":      {pkg: "./cmd/hand", tags: "contract", args: []string{"-contract"}},
 	// HTTP servers.
 	"http/lastcall": {pkg: "./cmd/httpd/lastcall"},
 	"http/hand":     {pkg: "./cmd/httpd/hand"},
@@ -103,17 +114,48 @@ func main() {
 	slowRuns := flag.Int("n-slow", 3, "runs of the second-signal scenario (fx takes 10 s a run)")
 	httpRuns := flag.Int("n-http", 25, "runs of the HTTP drain scenario")
 	only := flag.String("run", "", "run only scenarios whose name contains this")
+	onlyLibs := flag.String("libs", "", "comma-separated: run only these programs (lastcall@NAME for an -engine)")
+	var engines []string
+	flag.Func("engine", "NAME=DIR: also run lastcall's programs built from the checkout at DIR (its bench module), as lastcall@NAME; repeatable", func(v string) error {
+		name, dir, ok := strings.Cut(v, "=")
+		if !ok || name == "" || dir == "" {
+			return fmt.Errorf("want NAME=DIR")
+		}
+		abs, err := filepath.Abs(filepath.Join(dir, "bench"))
+		if err != nil {
+			return err
+		}
+		programs["lastcall@"+name] = program{dir: abs, pkg: "./cmd/lastcall"}
+		programs["http/lastcall@"+name] = program{dir: abs, pkg: "./cmd/httpd/lastcall"}
+		programs["minimal/lastcall@"+name] = program{dir: abs, pkg: "./cmd/minimal/lastcall"}
+		engines = append(engines, name)
+		return nil
+	})
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("procbench: ")
 
-	libs := []string{"lastcall", "hand", "fx", "oklog"}
-	floors := []string{"hand+stdio", "hand+deadline", "hand+contract"}
+	var mine []string // lastcall and the engines to compare it with
+	for _, e := range append([]string{""}, engines...) {
+		if e != "" {
+			e = "@" + e
+		}
+		mine = append(mine, "lastcall"+e)
+	}
+	libs := append(slices.Clone(mine), "hand", "fx", "oklog")
+	floors := []string{"hand+stdio", "hand+deadline", "hand+deadline+warm", "hand+linked", "hand+contract"}
+	prefix := func(p string, libs []string) []string {
+		var out []string
+		for _, l := range libs {
+			out = append(out, p+l)
+		}
+		return out
+	}
 	scenarios := []scenario{
 		{name: "sigterm/hooks=5", args: []string{"-hooks", "5"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
 		{name: "sigterm/hooks=0", args: []string{"-hooks", "0"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
 		{name: "http-drain/clients=32/work=200ms", http: true,
-			libs: []string{"http/lastcall", "http/hand", "http/fx", "http/oklog"}, runs: *httpRuns},
+			libs: prefix("http/", append(slices.Clone(mine), "hand", "fx", "oklog")), runs: *httpRuns},
 		{name: "sigterm/hooks=100000", args: []string{"-hooks", "100000"},
 			libs: append(slices.Clone(libs), "hand+report", "hand+contract"), runs: *bigRuns},
 		{name: "second-sigterm/hook=10s", args: []string{"-sleep", "10s"}, second: 200 * time.Millisecond,
@@ -127,7 +169,8 @@ func main() {
 	defer os.RemoveAll(dir)
 	bins := buildAll(dir)
 
-	for _, lib := range []string{"minimal/lastcall", "minimal/hand", "lastcall", "hand", "hand+contract", "http/lastcall", "http/hand"} {
+	sized := append(prefix("minimal/", mine), "minimal/hand", "lastcall", "hand", "hand+contract", "http/lastcall", "http/hand")
+	for _, lib := range sized {
 		fi, err := os.Stat(bins[lib])
 		if err != nil {
 			log.Fatal(err)
@@ -142,6 +185,15 @@ func main() {
 	for _, sc := range scenarios {
 		if *only != "" && !strings.Contains(sc.name, *only) {
 			continue
+		}
+		if *onlyLibs != "" {
+			keep := strings.Split(*onlyLibs, ",")
+			sc.libs = slices.DeleteFunc(sc.libs, func(l string) bool {
+				return !slices.Contains(keep, strings.TrimPrefix(l, "http/"))
+			})
+			if len(sc.libs) == 0 {
+				continue
+			}
 		}
 		res := make([][]outcome, len(sc.libs))
 		for run := range sc.runs {
@@ -181,13 +233,16 @@ func buildAll(dir string) map[string]string {
 		}
 	}) {
 		p := programs[name]
-		key := p.pkg + " " + p.tags
+		key := p.dir + " " + p.pkg + " " + p.tags
 		if bin, ok := built[key]; ok {
 			bins[name] = bin
 			continue
 		}
-		bin := filepath.Join(dir, strings.NewReplacer("/", "_", "+", "_").Replace(name))
+		bin := filepath.Join(dir, strings.NewReplacer("/", "_", "+", "_", "@", "_").Replace(name))
 		args := []string{"build", "-o", bin}
+		if p.dir != "" {
+			args = []string{"-C", p.dir, "build", "-o", bin}
+		}
 		if p.tags != "" {
 			args = append(args, "-tags", p.tags)
 		}

@@ -216,7 +216,7 @@ type table struct {
 
 func tables() []table {
 	all := []string{"lastcall", "hand", "fx", "oklog"}
-	floors := []string{"hand+stdio", "hand+deadline", "hand+contract"}
+	floors := []string{"hand+stdio", "hand+deadline", "hand+deadline+warm", "hand+linked", "hand+contract"}
 	stage := []column{ms, {head: "× floor", unit: "x-floor", scale: 1, prec: 3}, {head: "peak running", unit: "peak", scale: 1, prec: 0}}
 	return []table{
 		procTable("SIGTERM to exit, whole process, 5 hooks", procHooks5, append(slices.Clone(all), floors...)),
