@@ -72,6 +72,15 @@
 // failure to notify is logged (slog.Default), never added to the report:
 // a shutdown does not fail because systemd did not hear of it.
 //
+// # The watchdog
+//
+// A unit with WatchdogSec= restarts a service that does not send
+// WATCHDOG=1 within that time. [Watch] sends it every half of it, which
+// proves that the process is alive and schedules goroutines, not that it
+// serves; a program that can tell it serves sends WATCHDOG=1 itself with
+// Notify, every half of what [Watchdog] returns, and does not rely on
+// Watch's pings alone.
+//
 // # In-place upgrades
 //
 // Under a unit with NotifyAccess=all, a new process of the service (see
