@@ -15,6 +15,22 @@
 // is then recorded timed out and the exit code is 1. The last hook prints
 // how many /work requests were started and finished.
 //
+// On Linux and macOS it upgrades in place on SIGUSR2: it starts a new
+// process of the binary found at the same path now, hands it the listening
+// socket, and once the new one serves (the PID file of -pidfile names it),
+// drains as on SIGTERM, without the drain delay, and exits 0. No client
+// request fails or is refused across the upgrade, with nothing in front of
+// the server. A new binary that fails, exits or is not ready within
+// -ready-timeout is killed; this process logs why and keeps serving.
+// Started by systemd-socket-activate (or a systemd .socket unit), it serves
+// on the socket it is given instead of -addr.
+//
+//	/tmp/httpserver -pidfile /tmp/httpserver.pid &
+//	kill -USR2 $(cat /tmp/httpserver.pid)  # a new process serves, the old one exits 0
+//
+// -warmup makes the server take that long to become ready, as one that
+// loads a cache at start does; during it an upgrade signal is refused.
+//
 // -no-graceful is a test seam: it shuts down the way a server without a
 // drain does (no drain delay, no Connection: close, Close at once), so that
 // the process tests can show they catch that regression.
@@ -22,9 +38,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +52,8 @@ import (
 
 	"github.com/lastcall-go/lastcall/shutdown"
 	"github.com/lastcall-go/lastcall/shutdown/shutdownhttp"
+	"github.com/lastcall-go/lastcall/systemd"
+	"github.com/lastcall-go/lastcall/upgrade"
 )
 
 func main() {
@@ -41,25 +61,40 @@ func main() {
 	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
 	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain; then open connections are cut")
-	idleGrace := flag.Duration("idle-grace", shutdownhttp.DefaultIdleGrace, "how long a keep-alive connection must have been idle before the drain closes it")
+	pidfile := flag.String("pidfile", "", "file naming the process that serves: kill -USR2 $(cat FILE) upgrades in place")
+	readyTimeout := flag.Duration("ready-timeout", upgrade.DefaultReadyTimeout, "bound on the start of the new process of an upgrade")
+	warmup := flag.Duration("warmup", 0, "how long the server takes to become ready")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: shut down without a drain")
 	flag.Parse()
 
 	if *noGraceful { // test seam, see above
 		*drain = 0
 	}
+	// During an upgrade two processes write to the same stderr.
+	slog.SetDefault(slog.Default().With("pid", os.Getpid()))
 	var stats counts
 	c := shutdown.New(shutdown.WithDrainDelay(*drain), shutdown.WithTimeout(*timeout))
+	systemd.Watch(c) // under systemd: STOPPING=1 and the time the shutdown may take
+	up, err := upgrade.New(c, upgrade.WithPIDFile(*pidfile), upgrade.WithReadyTimeout(*readyTimeout))
+	listen := net.Listen
+	switch {
+	case err == nil:
+		listen = up.Listen // the upgrade's socket, or socket activation's, else a new one
+	case errors.Is(err, upgrade.ErrNotSupported):
+		slog.Warn("serving without in-place upgrade", "err", err)
+	default:
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", shutdownhttp.Readiness(c))
 	mux.Handle("/work", stats.work())
 	srv := &http.Server{Handler: shutdownhttp.Drain(c, mux), ReadHeaderTimeout: 10 * time.Second}
-	httpHook := shutdownhttp.Server(srv, shutdownhttp.IdleGrace(*idleGrace)) // before Serve: it watches the connections
+	httpHook := shutdownhttp.Server(srv) // before Serve: it watches the connections
 	if *noGraceful {                     // test seam
 		srv.Handler, httpHook = mux, shutdown.Closer(srv)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,6 +102,16 @@ func main() {
 	c.Register("stats", shutdown.Func(stats.print))
 	c.Go("serve", func(context.Context) error { return srv.Serve(ln) })
 	c.Register("http", httpHook, shutdown.Timeout(*httpTimeout))
+	if *warmup > 0 {
+		slog.Info("warming up", "for", *warmup)
+		time.Sleep(*warmup)
+	}
+	if up != nil {
+		if err := up.Ready(); err != nil { // in an upgrade, the old process serves on
+			slog.Error("not ready", "err", err)
+			c.Exit(1)
+		}
+	}
 	fmt.Println("listening on", ln.Addr())
 	os.Exit(c.Wait().ExitCode())
 }
