@@ -91,7 +91,7 @@ type healthWatch struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 	at     time.Time // when NOT_SERVING was seen; read after down is closed
-	err    error // an error before NOT_SERVING; read after done
+	err    error     // an error before NOT_SERVING; read after done
 }
 
 func watchHealth(cc *grpc.ClientConn, every time.Duration) *healthWatch {
