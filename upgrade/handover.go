@@ -167,6 +167,15 @@ func (p *child) explain(err error, ws syscall.WaitStatus, ready time.Duration, s
 func (u *Upgrader) ready() error {
 	ctx := u.c.Context()
 	deadline := time.Now().Add(u.cfg.ready)
+	if ctx.Err() != nil {
+		// The shutdown's end has removed the PID file, or will: a file
+		// written now would outlive the process.
+		if u.parent != nil {
+			u.parent.send(ctx, deadline, msgFailed+ErrStopping.Error())
+			u.parent.close()
+		}
+		return fmt.Errorf("%w: Ready after the shutdown began", ErrStopping)
+	}
 	if u.parent == nil {
 		return u.announce("READY=1\n")
 	}

@@ -1,11 +1,10 @@
 package upgrade
 
-import "os"
+import "github.com/lastcall-go/lastcall/systemd"
 
-// activated returns the descriptors of systemd socket activation; notify
-// sends a state to systemd. Both are stand-ins until package systemd
-// provides them.
+// The service manager's protocol, as variables so that unit tests can
+// stand in for systemd.
 var (
-	activated = func() ([]*os.File, error) { return nil, nil }
-	notify    = func(state string) error { return nil }
+	activated = systemd.Files
+	notify    = systemd.Notify
 )

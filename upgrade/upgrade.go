@@ -231,8 +231,10 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 //
 // If Ready returns an error the process must not serve: exit. In a
 // process started by an upgrade the parent keeps serving, and the error
-// says why the handover did not happen. Ready is meant to be called once;
-// later calls return the first call's result.
+// says why the handover did not happen. Once the coordinator's shutdown
+// has begun (SIGTERM during a slow start), Ready writes nothing and
+// returns an error wrapping [ErrStopping]: the shutdown runs on. Ready is
+// meant to be called once; later calls return the first call's result.
 func (u *Upgrader) Ready() error {
 	u.mu.Lock()
 	if u.readyDone {

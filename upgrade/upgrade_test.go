@@ -375,3 +375,13 @@ func TestStateString(t *testing.T) {
 }
 
 var _ net.Listener = (*listener)(nil)
+
+// TestReadyAfterTrigger: Ready once the shutdown has begun writes no PID
+// file (nothing would remove it) and says why.
+func TestReadyAfterTrigger(t *testing.T) {
+	s := serveHere(t, false)
+	s.c.Shutdown(nil)
+	assert.ErrorIs(t, s.u.Ready(), ErrStopping)
+	_, err := os.Stat(s.pidfile)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -107,9 +107,11 @@ func main() {
 		time.Sleep(*warmup)
 	}
 	if up != nil {
-		if err := up.Ready(); err != nil { // in an upgrade, the old process serves on
+		// In an upgrade, Ready returns once the old process has stopped
+		// accepting. ErrStopping: SIGTERM came first, the shutdown runs.
+		if err := up.Ready(); err != nil && !errors.Is(err, upgrade.ErrStopping) {
 			slog.Error("not ready", "err", err)
-			c.Exit(1)
+			c.Exit(1) // in an upgrade, the old process serves on
 		}
 	}
 	fmt.Println("listening on", ln.Addr())
