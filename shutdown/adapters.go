@@ -35,9 +35,12 @@ func Func(f func()) Hook {
 // graceful runs on a goroutine of its own; once hard has been called the
 // hook returns without waiting for graceful, which a hard stop usually
 // makes return at once. Like any hook, it is left behind when its context
-// ends: hard runs at that moment, while the shutdown moves on to the next
-// step. A panic in either is recovered and reported. It panics if graceful
-// or hard is nil.
+// ends: hard runs at that moment while the shutdown moves on, so the next
+// step may start before hard has returned, and if nothing comes after, the
+// process may end first. For a server whose hard stop cuts its
+// connections, either is harmless: the process's end closes them too. A
+// panic in either is recovered and reported. It panics if graceful or hard
+// is nil.
 func Graceful(graceful, hard func()) Hook {
 	if graceful == nil || hard == nil {
 		panic("shutdown: Graceful: nil function")

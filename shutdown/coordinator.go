@@ -134,8 +134,10 @@ func (c *Coordinator) Register(name string, fn Hook, opts ...HookOption) *Handle
 // health service to NOT_SERVING, tell a service manager that the service
 // is stopping, or leave service discovery. Each is bounded by its timeout
 // and the whole deadline like any hook. The LIFO walk starts once the drain
-// delay has passed and every drain hook has returned or timed out. Drain
-// hooks come first in the report, under the stage name "drain".
+// delay has passed and every drain hook has returned or timed out, so give
+// a drain hook that may hang a [Timeout] of its own: otherwise it holds
+// the walk, and every hook after it, until the deadline. Drain hooks come
+// first in the report, under the stage name "drain".
 //
 // OnDrain has the contract of [Coordinator.Register]: a drain hook added
 // after the trigger runs as a late registration. It panics if name is

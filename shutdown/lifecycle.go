@@ -20,12 +20,13 @@ import (
 func (c *Coordinator) Context() context.Context { return c.ctx }
 
 // InFlight returns a context for work already taken: it is not canceled at
-// the trigger, only when the shutdown ends (its deadline, a forced exit,
-// or its completion), with the shutdown's cause. Give it to the calls that
-// finish, send or flush work in flight, such as a producer's Produce: a
-// client given [Coordinator.Context] fails its buffered work at the trigger,
-// and a flush after that may report success with the work gone. It is the
-// same context on every call, from any goroutine.
+// the trigger, only when the shutdown ends: at its deadline (its cause then
+// context.DeadlineExceeded), on a forced exit, or when its last hook is
+// done (context.Canceled). Give it to the calls that finish, send or flush
+// work in flight, such as a producer's Produce: a client given
+// [Coordinator.Context] fails its buffered work at the trigger, and a
+// flush after that may report success with the work gone. It is the same
+// context on every call, from any goroutine.
 func (c *Coordinator) InFlight() context.Context { return c.flight }
 
 // Done returns a channel that is closed when the shutdown has completed and
