@@ -336,6 +336,36 @@ func TestDeadlineNothingStartsAfterDeadline(t *testing.T) {
 	})
 }
 
+// A hook of a limited stage that waits for a free slot when the deadline
+// passes never starts with the ended context: the deadline ends the hook
+// holding the slot, the slot frees, and the goroutine that would start the
+// queued hook races with the report. Whichever wins, the queued hook is
+// recorded Skipped and never called. The shutdown is repeated so that both
+// orders occur (the queued hook's goroutine wins a few percent of them).
+func TestDeadlineQueuedStageHookNeverStartsLate(t *testing.T) {
+	var late atomic.Int32
+	for range 500 {
+		synctest.Test(t, func(t *testing.T) {
+			c, _, _ := newTest(t, shutdown.WithTimeout(time.Second))
+			s := c.Stage("s", shutdown.Limit(1))
+			s.Register("holds the slot", untilDone)
+			s.Register("queued", func(ctx context.Context) error {
+				if ctx.Err() != nil {
+					late.Add(1)
+				}
+				return errors.New("the queued hook was called")
+			})
+
+			rep := c.Shutdown(nil)
+			synctest.Wait()
+
+			assert.Equal(t, shutdown.TimedOut, result(t, rep, "holds the slot").Status)
+			assert.Equal(t, shutdown.Skipped, result(t, rep, "queued").Status)
+		})
+		require.Zero(t, late.Load(), "a hook started with its context ended")
+	}
+}
+
 // The drain delay counts inside the timeout: the first hook starts after
 // it, and the whole deadline still falls WithTimeout after the trigger.
 func TestDeadlineDrainDelayCountsInsideTimeout(t *testing.T) {

@@ -499,6 +499,27 @@ func TestUnregisterManyKeepsOrder(t *testing.T) {
 	}
 }
 
+// A stage whose hooks have all been removed keeps its place in the order:
+// hooks added to it after the coordinator compacted its list (which many
+// removals make it do) run there, between the steps around it.
+func TestUnregisterEmptiedStageKeepsItsPlace(t *testing.T) {
+	c, _, _ := newTest(t)
+	var rec recorder
+	c.Register("first", rec.hook("first"))
+	s := c.Stage("s")
+	c.Register("last", rec.hook("last"))
+	for i := range 100 {
+		require.True(t, s.Register(fmt.Sprint("removed ", i), rec.hook("removed")).Unregister())
+	}
+	s.Register("added after", rec.hook("added after"))
+
+	rep := c.Shutdown(nil)
+
+	assert.Equal(t, []string{"last", "added after", "first"}, rec.Names())
+	assert.Equal(t, []string{"last", "added after", "first"}, names(rep))
+	assert.Equal(t, "s", result(t, rep, "added after").Stage)
+}
+
 // Unregister races with the walker starting the hook. Each hook, as it
 // runs, publishes its index; a goroutine spinning on that index calls
 // Unregister on the hook the walker starts next. Whichever wins, a hook

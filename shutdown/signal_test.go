@@ -122,6 +122,28 @@ func TestSignalSecondForcesExit(t *testing.T) {
 	}
 }
 
+// The coordinator holds the signals until the forced exit has been made:
+// a third SIGTERM while the exit func runs still reaches the coordinator,
+// not Go's default action, which would kill the process by the signal
+// before the exit func sets the status to 128+signo.
+func TestSignalHeldUntilForcedExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fake *signals.Fake
+		watching := make(chan int, 1)
+		c, fake, _ := newTest(t, shutdown.WithTimeout(time.Hour),
+			shutdown.WithExitFunc(func(int) { watching <- fake.Watching(syscall.SIGTERM) }))
+		c.Register("waits", untilDone)
+
+		require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+		synctest.Wait()
+		require.Equal(t, 1, fake.Send(syscall.SIGTERM))
+		<-c.Done()
+
+		assert.Equal(t, 1, <-watching, "signals released before the forced exit")
+		assert.Zero(t, fake.Watching(syscall.SIGTERM), "signals released once the shutdown completed")
+	})
+}
+
 func TestSignalSecondDuringDrainForces(t *testing.T) {
 	t.Parallel()
 	exits := newExitCalls()
