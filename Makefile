@@ -9,6 +9,12 @@ all: lint test
 demo:
 	bash scripts/demo.sh
 
+# Build examples/httpserver, put it under load and upgrade it in place once
+# (kill -USR2): old and new PIDs, the old one's exit code, the requests.
+.PHONY: demo-upgrade
+demo-upgrade:
+	bash scripts/demo-upgrade.sh
+
 # go vet, every test under -race, then the packages whose tests depend on
 # timing ($(TIMING_PKGS): the coordinator, the fault matrix of real
 # processes) three more times, so that a flake shows up here and not in a
@@ -93,6 +99,7 @@ stress:
 	$(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' ./examples/httpserver ./examples/worker -args -kills=$(STRESS_KILLS)
 	cd examples/grpcserver && $(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' . -args -kills=$(STRESS_KILLS)
 	cd examples/kafka && $(GO) test -race -count=1 -timeout 60m -v -run '^TestKills$$' . -args -kills=$(STRESS_KILLS)
+	$(GO) test -race -count=1 -timeout 60m -v -run '^TestUpgrades$$' ./examples/httpserver -args -upgrades=$(or $(STRESS_UPGRADES),100)
 
 # Regenerates the code of examples/grpcserver from its .proto: protoc from
 # Debian's protobuf-compiler package (apt-get install protobuf-compiler;
