@@ -51,12 +51,15 @@ bench() { "$OUT/compare.test" -test.run '^$' -test.benchmem -test.timeout "$TIME
 		for lib in lastcall hand 'hand\+handle' fx oklog; do
 			bench "^BenchmarkRegister\$/^lib=$lib\$"
 		done
+		for lib in lastcall hand 'hand\+deadline' 'hand\+contract' fx oklog; do
+			bench "^BenchmarkSmall\$/^lib=$lib\$"
+		done
 		# Sleeping hooks take 20 ms to 80 ms an iteration: 5 of them a round.
-		for lib in lastcall hand 'hand\+errgroup' oklog; do
+		for lib in lastcall hand 'hand\+errgroup' 'hand\+contract' oklog; do
 			bench "^BenchmarkStage\$/^hooks=10000\$/^lib=$lib\$" -test.benchtime 5x
 			bench "^BenchmarkStage\$/^hooks=200\$/^lib=$lib\$" -test.benchtime 5x
 		done
-		for lib in lastcall hand 'hand\+errgroup'; do
+		for lib in lastcall hand 'hand\+errgroup' 'hand\+contract'; do
 			bench "^BenchmarkStage\$/^hooks=200\$/^limit=50\$/^lib=$lib\$" -test.benchtime 5x
 		done
 	done

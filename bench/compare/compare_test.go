@@ -224,6 +224,107 @@ func BenchmarkStop(b *testing.B) {
 	})
 }
 
+// BenchmarkSmall runs a shutdown of 5 no-op hooks, from the trigger to its
+// end, in-process: the work of the whole-process scenario of
+// cmd/procbench (SIGTERM to exit, 5 hooks) without the process. Floors:
+// hand+deadline runs the loop on a goroutine of its own and waits for the
+// first of its end and a 30 s deadline, the least concurrency that bounds a
+// shutdown whose hooks may hang; hand+contract also times each hook, keeps
+// its result and logs to a logger that discards, as lastcall's report and
+// log do.
+func BenchmarkSmall(b *testing.B) {
+	const n = 5
+	b.Run("lib=lastcall", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			c := newLastcall()
+			for range n {
+				c.Register("hook", noop)
+			}
+			b.StartTimer()
+			if rep := c.Shutdown(nil); len(rep.Hooks) != n {
+				b.Fatalf("%d hooks in the report", len(rep.Hooks))
+			}
+		}
+	})
+	b.Run("lib=hand", func(b *testing.B) {
+		b.ReportAllocs()
+		hooks := repeat(n, noop)
+		for b.Loop() {
+			handStop(context.Background(), hooks)
+		}
+	})
+	bounded := func(hooks []func(context.Context) error, report bool, log *slog.Logger) {
+		start := time.Now()
+		ctx, cancel := context.WithDeadline(context.Background(), start.Add(30*time.Second))
+		defer cancel()
+		done := make(chan []shutdown.HookResult, 1)
+		go func() {
+			if !report {
+				handStop(ctx, hooks)
+				done <- nil
+				return
+			}
+			res := make([]shutdown.HookResult, 0, len(hooks))
+			last := time.Since(start)
+			for i := len(hooks) - 1; i >= 0; i-- {
+				err := hooks[i](ctx)
+				now := time.Since(start)
+				res = append(res, shutdown.HookResult{Name: "hook", Err: err, Started: last, Elapsed: now - last})
+				log.LogAttrs(ctx, slog.LevelInfo, "shutdown: hook", slog.String("hook", "hook"))
+				last = now
+			}
+			done <- res
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	b.Run("lib=hand+deadline", func(b *testing.B) {
+		b.ReportAllocs()
+		hooks := repeat(n, noop)
+		for b.Loop() {
+			bounded(hooks, false, nil)
+		}
+	})
+	b.Run("lib=hand+contract", func(b *testing.B) {
+		b.ReportAllocs()
+		hooks := repeat(n, noop)
+		log := slog.New(slog.DiscardHandler)
+		for b.Loop() {
+			bounded(hooks, true, log)
+		}
+	})
+	b.Run("lib=fx", func(b *testing.B) {
+		b.ReportAllocs()
+		hooks := repeat(n, noop)
+		for b.Loop() {
+			b.StopTimer()
+			app := newFx(b, time.Minute, hooks...)
+			b.StartTimer()
+			if err := fxStop(app); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lib=oklog", func(b *testing.B) {
+		b.ReportAllocs()
+		hooks := repeat(n, noop)
+		for b.Loop() {
+			b.StopTimer()
+			o := newOklog(context.Background(), hooks...)
+			o.start()
+			b.StartTimer()
+			close(o.trigger)
+			if err := <-o.done; err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // registerBatch bounds how many hooks one registry holds in
 // BenchmarkRegister, so that b.N registrations do not keep b.N hooks.
 const registerBatch = 100_000

@@ -168,9 +168,9 @@ func targetsOf(r results) []target {
 		ratio: l10k / h10k, goal: "≤ 1.15×", ok: l10k/h10k <= 1.15})
 
 	ls, hr := r.val("Stop/hooks=100000/lib=lastcall", "ns/op"), r.val("Stop/hooks=100000/lib=hand+report", "ns/op")
-	a10, a100k := r.val("Shutdown/seq/hooks=10", "allocs/op"), r.val("Shutdown/seq/hooks=100000", "allocs/op")
+	a10, a100k := r.val("Shutdown/seq/hooks=5", "allocs/op"), r.val("Shutdown/seq/hooks=100000", "allocs/op")
 	ts = append(ts, target{workload: "Stop of 100,000 no-op hooks",
-		value: fmt.Sprintf("%s; %.0f allocs a shutdown of 100,000 hooks, %.0f of 10", ms(ls), a100k, a10),
+		value: fmt.Sprintf("%s; %.0f allocs a shutdown of 100,000 hooks, %.0f of 5", ms(ls), a100k, a10),
 		peer:  "hand+report: " + ms(hr), ratio: ls / hr,
 		goal: "≤ 1.6×; 0 allocs per hook", ok: ls/hr <= 1.6 && a100k <= a10})
 
@@ -252,17 +252,23 @@ func tables() []table {
 			cols:  []column{ms, bytesOp, allocsOp},
 		},
 		{
+			title: "A shutdown of 5 no-op hooks, in-process (trigger to report)",
+			bench: "Small",
+			libs:  []string{"lastcall", "hand", "hand+deadline", "hand+contract", "fx", "oklog"},
+			cols:  []column{{head: "µs", unit: "ns/op", scale: 1e3, prec: 2, ratio: true}, bytesOp, allocsOp},
+		},
+		{
 			title: "Register one hook",
 			bench: "Register",
 			libs:  []string{"lastcall", "hand", "hand+handle", "fx", "oklog"},
 			cols:  []column{nsOp, allocsOp, {head: "B retained/hook", unit: "B-retained/hook", scale: 1, prec: 1}},
 		},
 		{title: "One stage, 200 hooks sleeping 20 ms: 20 ms floor", bench: "Stage/hooks=200",
-			libs: []string{"lastcall", "hand", "hand+errgroup", "oklog", "fx"}, cols: stage},
+			libs: []string{"lastcall", "hand", "hand+errgroup", "hand+contract", "oklog", "fx"}, cols: stage},
 		{title: "One stage, 10,000 hooks sleeping 20 ms: 20 ms floor", bench: "Stage/hooks=10000",
-			libs: []string{"lastcall", "hand", "hand+errgroup", "oklog"}, cols: stage},
+			libs: []string{"lastcall", "hand", "hand+errgroup", "hand+contract", "oklog"}, cols: stage},
 		{title: "One stage, 200 hooks sleeping 20 ms, Limit(50): 4 waves, 80 ms floor", bench: "Stage/hooks=200/limit=50",
-			libs: []string{"lastcall", "hand", "hand+errgroup"}, cols: stage},
+			libs: []string{"lastcall", "hand", "hand+errgroup", "hand+contract"}, cols: stage},
 		{
 			title: "A hook that ignores its context, timeout 300 ms, 4 other hooks",
 			bench: "Hung",
