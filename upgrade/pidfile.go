@@ -41,5 +41,3 @@ func readPIDFile(path string) (int, error) {
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
-
-func isAbs(path string) bool { return filepath.IsAbs(path) }

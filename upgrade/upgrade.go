@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -70,13 +71,15 @@ type Upgrader struct {
 	handed chan struct{} // closed when a new process has taken over
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex
-	state     state
-	pool      []inherited // sockets inherited and not yet taken by Listen
-	lns       []*listener // the listeners Listen returned, in order; closed ones pruned
+	mu     sync.Mutex
+	state  state
+	pool   []inherited // sockets inherited and not yet taken by Listen
+	lns    []*listener // the listeners Listen returned, in order; closed ones pruned
+	killed int         // the new process of the last failed upgrade, 0 if none
+
+	readyMu   sync.Mutex // held by Ready: one handshake, however many callers
 	readyDone bool
 	readyErr  error
-	killed    int // the new process of the last failed upgrade, 0 if none
 }
 
 // state is where an Upgrader is in its life. It changes under
@@ -163,9 +166,8 @@ func New(c *shutdown.Coordinator, opts ...Option) (*Upgrader, error) {
 	if u.dir, err = os.Getwd(); err != nil {
 		return nil, fmt.Errorf("upgrade: New: %w", err)
 	}
-	if cfg.pidfile != "" && !isAbs(cfg.pidfile) {
-		cfg.pidfile = u.dir + string(os.PathSeparator) + cfg.pidfile
-		u.cfg.pidfile = cfg.pidfile
+	if u.cfg.pidfile != "" && !filepath.IsAbs(u.cfg.pidfile) {
+		u.cfg.pidfile = filepath.Join(u.dir, u.cfg.pidfile)
 	}
 	if err := u.inherit(); err != nil {
 		return nil, err
@@ -236,24 +238,19 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 // returns an error wrapping [ErrStopping]: the shutdown runs on. Ready is
 // meant to be called once; later calls return the first call's result.
 func (u *Upgrader) Ready() error {
-	u.mu.Lock()
+	u.readyMu.Lock()
+	defer u.readyMu.Unlock()
 	if u.readyDone {
-		err := u.readyErr
-		u.mu.Unlock()
-		return err
+		return u.readyErr
 	}
-	u.mu.Unlock()
-
 	err := u.ready()
-
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if !u.readyDone {
-		u.readyDone, u.readyErr = true, err
-	}
+	u.readyDone, u.readyErr = true, err
 	if err != nil {
 		return err
 	}
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if u.state == starting {
 		u.state = serving
 	}

@@ -304,8 +304,8 @@ func TestUpgrades(t *testing.T) {
 		done, all.Sent(), nclients/2, nclients, all, started, finished)
 	t.Logf("  every old process exited 0; USR2 to old process gone: longest %v, mean %v (drain delay %v, skipped)",
 		longest.Round(time.Millisecond), (sumUp / time.Duration(max(done, 1))).Round(time.Millisecond), upDrain)
-	t.Logf("  descriptors of the serving process after the first upgrade %d (%v), after the last %d (%v)",
-		total(first), first, total(last), last)
+	t.Logf("  descriptors of the serving process, connections aside: %d after the first upgrade, %d after the last (%v); with its connections: %d, %d",
+		total(steady(first)), total(steady(last)), steady(last), total(first), total(last))
 	t.Logf("  PID file sampled %d times, always a live process of the server", samples)
 }
 
