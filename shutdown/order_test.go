@@ -499,6 +499,53 @@ func TestUnregisterManyKeepsOrder(t *testing.T) {
 	}
 }
 
+// Many removals during the shutdown, as many as make the coordinator
+// compact its list before the trigger, remove the hooks not yet started
+// and leave the others alone: the order is frozen at the trigger, and the
+// walk goes through it unchanged.
+func TestUnregisterManyDuringShutdown(t *testing.T) {
+	c, _, _ := newTest(t)
+	var rec recorder
+	const n = 200
+	var handles [n]*shutdown.Handle
+	s := c.Stage("s")
+	for i := range n {
+		name := fmt.Sprint(i)
+		if i%10 == 0 {
+			handles[i] = s.Register(name, rec.hook(name))
+		} else {
+			handles[i] = c.Register(name, rec.hook(name))
+		}
+	}
+	var removed atomic.Int32
+	c.Register("remover", func(context.Context) error {
+		rec.add("remover")
+		for i, h := range handles {
+			if i%4 != 0 && h.Unregister() {
+				removed.Add(1)
+			}
+		}
+		return nil
+	})
+
+	rep := c.Shutdown(nil)
+
+	want := []string{"remover"}
+	for i := n - 1; i > 0; i-- {
+		if i%4 == 0 && i%10 != 0 {
+			want = append(want, fmt.Sprint(i))
+		}
+	}
+	for i := 0; i < n; i += 20 { // the stage, created first, runs last
+		want = append(want, fmt.Sprint(i))
+	}
+	assert.Equal(t, int32(n-n/4), removed.Load())
+	assert.Equal(t, want, names(rep))
+	ran := rec.Names()
+	assert.Equal(t, want[:len(want)-n/20], ran[:len(want)-n/20], "the solo hooks, in order")
+	assert.ElementsMatch(t, want, ran)
+}
+
 // A stage whose hooks have all been removed keeps its place in the order:
 // hooks added to it after the coordinator compacted its list (which many
 // removals make it do) run there, between the steps around it.
