@@ -61,11 +61,13 @@ func main() {
 	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
 	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain; then open connections are cut")
+	idleGrace := flag.Duration("idle-grace", shutdownhttp.DefaultIdleGrace, "how long a keep-alive connection must have been idle before the drain closes it")
 	pidfile := flag.String("pidfile", "", "file naming the process that serves: kill -USR2 $(cat FILE) upgrades in place")
 	readyTimeout := flag.Duration("ready-timeout", upgrade.DefaultReadyTimeout, "bound on the start of the new process of an upgrade")
 	warmup := flag.Duration("warmup", 0, "how long the server takes to become ready")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: shut down without a drain")
 	flag.Parse()
+	fitFlags(*timeout, drain, httpTimeout)
 
 	if *noGraceful { // test seam, see above
 		*drain = 0
@@ -89,8 +91,8 @@ func main() {
 	mux.Handle("/healthz", shutdownhttp.Readiness(c))
 	mux.Handle("/work", stats.work())
 	srv := &http.Server{Handler: shutdownhttp.Drain(c, mux), ReadHeaderTimeout: 10 * time.Second}
-	httpHook := shutdownhttp.Server(srv) // before Serve: it watches the connections
-	if *noGraceful {                     // test seam
+	httpHook := shutdownhttp.Server(srv, shutdownhttp.IdleGrace(*idleGrace)) // before Serve: it watches the connections
+	if *noGraceful {                                                         // test seam
 		srv.Handler, httpHook = mux, shutdown.Closer(srv)
 	}
 
@@ -116,6 +118,29 @@ func main() {
 	}
 	fmt.Println("listening on", ln.Addr())
 	os.Exit(c.Wait().ExitCode())
+}
+
+// fitFlags lets every flag work on its own: a drain delay or an HTTP
+// timeout left at its default shrinks to fit inside -timeout (a quarter of
+// it, and two thirds of what is left); one given that cannot fit is an
+// error, reported before anything starts.
+func fitFlags(timeout time.Duration, drain, httpTimeout *time.Duration) {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["drain-delay"] {
+		*drain = min(*drain, timeout/4)
+	}
+	if !set["http-timeout"] {
+		*httpTimeout = min(*httpTimeout, (timeout-*drain)*2/3)
+	}
+	if timeout <= 0 || *drain >= timeout {
+		fmt.Fprintf(os.Stderr, "-drain-delay %v must be shorter than -timeout %v\n", *drain, timeout)
+		os.Exit(2)
+	}
+	if *httpTimeout <= 0 {
+		fmt.Fprintf(os.Stderr, "-http-timeout %v must be positive\n", *httpTimeout)
+		os.Exit(2)
+	}
 }
 
 // counts counts the /work requests the server began and finished.
