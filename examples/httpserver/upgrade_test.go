@@ -355,12 +355,14 @@ func TestUpgradeBadBinary(t *testing.T) {
 // an upgrade runs, two USR2 at once, SIGTERM to the old process right
 // after the handover, then SIGTERM to the old process during an upgrade:
 // no hang, never two processes serving once it settles, and no request
-// lost. The server takes a second to get ready (-warmup), so that the
-// signals land where they are meant to.
+// lost. The server takes 2 s to get ready (-warmup), so that the signals
+// land where they are meant to: each is sent once a record says the
+// process is warming up, and a process must stall for the whole warm-up
+// for one to land later.
 func TestUpgradeRaces(t *testing.T) {
 	s := installServer(t)
 	s.family = startFamily(t, s.bin, nil, nil, "-addr", "127.0.0.1:0", "-pidfile", s.pidfile,
-		"-drain-delay", upDrain.String(), "-timeout", "30s", "-http-timeout", "10s", "-warmup", "1s")
+		"-drain-delay", upDrain.String(), "-timeout", "30s", "-http-timeout", "10s", "-warmup", "2s")
 	s.serving = s.first()
 
 	// USR2 before Ready: refused, logged; the server then serves.
