@@ -26,12 +26,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lastcall-go/lastcall/examples/grpcserver/workv1"
+
+	"github.com/lastcall-go/lastcall/internal/proctest"
 )
 
 var kills = flag.Int("kills", 10, "how many times TestKills starts the server under load and sends it SIGTERM")
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(exit))
+	goleak.VerifyTestMain(m, goleak.Cleanup(proctest.Exit))
 }
 
 const (
@@ -234,8 +236,8 @@ func (k *killRun) problem(format string, args ...any) {
 func killUnderLoad(t *testing.T, bin string, rng *rand.Rand, extra ...string) killRun {
 	t.Helper()
 	var k killRun
-	p := start(t, bin, append(slices.Clone(serverArgs), extra...)...)
-	line, err := p.waitLine("listening on ", wait)
+	p := proctest.Start(t, bin, append(slices.Clone(serverArgs), extra...)...)
+	line, err := p.WaitLine("listening on ", wait)
 	if err != nil {
 		k.problem("%v", err)
 		return k
@@ -256,7 +258,7 @@ func killUnderLoad(t *testing.T, bin string, rng *rand.Rand, extra ...string) ki
 		k.problem("not every client was answered within %v", wait)
 	}
 	time.Sleep(time.Duration(rng.Int64N(int64(2 * handler)))) // a random moment under load
-	if err := p.signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		k.problem("SIGTERM: %v", err)
 	}
 	sent := time.Now()
@@ -280,7 +282,7 @@ func killUnderLoad(t *testing.T, bin string, rng *rand.Rand, extra ...string) ki
 		}
 	}
 
-	r, err := p.wait(wait)
+	r, err := p.Wait(wait)
 	k.elapsed = time.Since(sent)
 	tallies := l.stop()
 	if err := watch.stop(); err != nil {
@@ -352,7 +354,7 @@ func rpcStats(stdout []string, started, finished *int) bool {
 // answered in full; clients that follow health see no failure at all; the
 // others may find the server gone (Unavailable) but nothing else.
 func TestKills(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
@@ -394,7 +396,7 @@ func TestKills(t *testing.T) {
 // TestMutantCaught runs TestKills' check against -no-graceful, a server
 // that stops at once on SIGTERM, to show that the check catches it.
 func TestMutantCaught(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	rng := rand.New(rand.NewPCG(1, 2))
 	const runs = 3
 	caught := 0
@@ -416,12 +418,12 @@ func TestMutantCaught(t *testing.T) {
 // at the trigger, and is ended when GracefulStop starts, so that it does
 // not hold the server until its timeout.
 func TestHealthWatch(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	const delay = 300 * time.Millisecond
 	const grpcTimeout = 10 * time.Second
-	p := start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", delay.String(),
+	p := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", delay.String(),
 		"-grpc-timeout", grpcTimeout.String(), "-timeout", "15s")
-	addr := strings.TrimPrefix(p.mustWaitLine("listening on ", wait), "listening on ")
+	addr := strings.TrimPrefix(p.MustWaitLine("listening on ", wait), "listening on ")
 	cc := dial(t, addr)
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -434,7 +436,7 @@ func TestHealthWatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, healthgrpc.HealthCheckResponse_SERVING, resp.Status)
 
-	require.NoError(t, p.signal(syscall.SIGTERM))
+	require.NoError(t, p.Signal(syscall.SIGTERM))
 	sent := time.Now()
 	resp, err = stream.Recv()
 	require.NoError(t, err)
@@ -442,7 +444,7 @@ func TestHealthWatch(t *testing.T) {
 	_, err = stream.Recv()
 	assert.Equal(t, codes.Unavailable, status.Code(err), "the stream ends when the server stops: %v", err)
 
-	r := p.mustWait(wait)
+	r := p.MustWait(wait)
 	assert.Less(t, time.Since(sent), grpcTimeout, "the Watch stream did not hold GracefulStop to its timeout")
 	require.True(t, r.Exited, r.String())
 	assert.Equal(t, 0, r.Code)
@@ -452,11 +454,11 @@ func TestHealthWatch(t *testing.T) {
 // Stop, the hooks after it still run, and the hook is recorded timed out,
 // so the exit code is 1.
 func TestStuckRPC(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	const grpcTimeout = time.Second
-	p := start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", "0s",
+	p := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", "0s",
 		"-grpc-timeout", grpcTimeout.String(), "-timeout", "10s")
-	addr := strings.TrimPrefix(p.mustWaitLine("listening on ", wait), "listening on ")
+	addr := strings.TrimPrefix(p.MustWaitLine("listening on ", wait), "listening on ")
 	sentHeaders := make(chan struct{})
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(headersSent{method: "/lastcall.examples.work.v1.Worker/Work", ms: 60000, ch: sentHeaders}))
@@ -480,9 +482,9 @@ func TestStuckRPC(t *testing.T) {
 	_, err = wc.Work(ctx, &workv1.WorkRequest{Ms: 0})
 	require.NoError(t, err)
 
-	require.NoError(t, p.signal(syscall.SIGTERM))
+	require.NoError(t, p.Signal(syscall.SIGTERM))
 	sent := time.Now()
-	r := p.mustWait(wait)
+	r := p.MustWait(wait)
 	elapsed := time.Since(sent)
 	assert.GreaterOrEqual(t, elapsed, grpcTimeout, "GracefulStop waits for the RPC until its timeout")
 	assert.Less(t, elapsed, grpcTimeout+5*time.Second, "then Stop cuts it")
@@ -503,11 +505,11 @@ func TestStuckRPC(t *testing.T) {
 // TestAddrInUse: an address another process listens on is an error at
 // start, with the reason, and a non-zero exit.
 func TestAddrInUse(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	r := start(t, bin, "-addr", ln.Addr().String()).mustWait(wait)
+	r := proctest.Start(t, bin, "-addr", ln.Addr().String()).MustWait(wait)
 	require.True(t, r.Exited, r.String())
 	assert.NotEqual(t, 0, r.Code)
 	assert.Contains(t, strings.Join(r.Stderr, "\n"), "address already in use")
@@ -518,13 +520,13 @@ func TestAddrInUse(t *testing.T) {
 // timeout left at their defaults shrink to fit); an explicit drain delay
 // that leaves no time is refused.
 func TestFlags(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	t.Run("timeout alone", func(t *testing.T) {
-		p := start(t, bin, "-addr", "127.0.0.1:0", "-timeout", "2s")
-		p.mustWaitLine("listening on ", wait)
-		require.NoError(t, p.signal(syscall.SIGTERM))
+		p := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-timeout", "2s")
+		p.MustWaitLine("listening on ", wait)
+		require.NoError(t, p.Signal(syscall.SIGTERM))
 		sent := time.Now()
-		r := p.mustWait(wait)
+		r := p.MustWait(wait)
 		assert.Equal(t, 0, r.Code, r.String())
 		assert.Less(t, time.Since(sent), 2*time.Second+wait/4)
 		assert.True(t, slices.ContainsFunc(r.Stderr, func(l string) bool {
@@ -532,7 +534,7 @@ func TestFlags(t *testing.T) {
 		}), "%q", r.Stderr)
 	})
 	t.Run("drain not shorter than timeout", func(t *testing.T) {
-		r := start(t, bin, "-addr", "127.0.0.1:0", "-timeout", "2s", "-drain-delay", "2s").mustWait(wait)
+		r := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-timeout", "2s", "-drain-delay", "2s").MustWait(wait)
 		assert.Equal(t, 2, r.Code, r.String())
 		assert.Contains(t, strings.Join(r.Stderr, "\n"), "-drain-delay 2s must be shorter than -timeout 2s")
 	})
@@ -540,9 +542,9 @@ func TestFlags(t *testing.T) {
 
 // TestBadRequest: ms out of range is InvalidArgument and not counted.
 func TestBadRequest(t *testing.T) {
-	bin := build(t)
-	p := start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", "0s")
-	addr := strings.TrimPrefix(p.mustWaitLine("listening on ", wait), "listening on ")
+	bin := proctest.Build(t, ".")
+	p := proctest.Start(t, bin, "-addr", "127.0.0.1:0", "-drain-delay", "0s")
+	addr := strings.TrimPrefix(p.MustWaitLine("listening on ", wait), "listening on ")
 	cc := dial(t, addr)
 	wc := workv1.NewWorkerClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -555,8 +557,8 @@ func TestBadRequest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), resp.Ms)
 	require.NoError(t, cc.Close())
-	require.NoError(t, p.signal(syscall.SIGINT))
-	r := p.mustWait(wait)
+	require.NoError(t, p.Signal(syscall.SIGINT))
+	r := p.MustWait(wait)
 	assert.Equal(t, 0, r.Code, r.String())
 	assert.Contains(t, r.Stdout, "rpcs started=1 finished=1")
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/lastcall-go/lastcall/internal/proctest"
 )
 
 var kills = flag.Int("kills", 20, "how many times TestKills starts the program and sends it SIGTERM")
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(exit))
+	goleak.VerifyTestMain(m, goleak.Cleanup(proctest.Exit))
 }
 
 const (
@@ -63,17 +65,17 @@ func killOnce(t *testing.T, bin string, tc *testCluster, topic string, rng *rand
 		k.args = append(k.args, "-brokers", tc.addr())
 	}
 	k.args = append(k.args, extra...)
-	p := start(t, bin, k.args...)
-	if _, err := p.waitLine("producing to", wait); err != nil {
+	p := proctest.Start(t, bin, k.args...)
+	if _, err := p.WaitLine("producing to", wait); err != nil {
 		k.problem("%v", err)
 		return k
 	}
 	time.Sleep(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))) // a random moment
-	if err := p.signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		k.problem("SIGTERM: %v", err)
 	}
 	sent := time.Now()
-	r, err := p.wait(wait)
+	r, err := p.Wait(wait)
 	k.elapsed = time.Since(sent)
 	if err != nil {
 		k.problem("%v", err)
@@ -123,7 +125,7 @@ func killOnce(t *testing.T, bin string, tc *testCluster, topic string, rng *rand
 // written twice, nothing out of order. Every other run uses the embedded
 // cluster.
 func TestKills(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	tc := newCluster(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -157,7 +159,7 @@ func TestKills(t *testing.T) {
 // the broker loses nothing, so the runs linger 100 ms, as a producer that
 // batches for throughput does: then records are always waiting.
 func TestMutantCaught(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	tc := newCluster(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const runs = 4
@@ -183,12 +185,12 @@ func TestMutantCaught(t *testing.T) {
 // timeout; the topic holds 1..M in order, once each, for some M: what
 // reached the broker before it stopped.
 func TestBrokerStops(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	tc := newCluster(t)
 	const flushTimeout = 2 * time.Second
-	p := start(t, bin, "-brokers", tc.addr(), "-topic", "stops", "-linger", "5ms",
+	p := proctest.Start(t, bin, "-brokers", tc.addr(), "-topic", "stops", "-linger", "5ms",
 		"-flush-timeout", flushTimeout.String(), "-timeout", timeout.String())
-	p.mustWaitLine("producing to", wait)
+	p.MustWaitLine("producing to", wait)
 
 	// Records have reached the broker...
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -207,9 +209,9 @@ func TestBrokerStops(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("no Produce request reached the paused broker")
 	}
-	require.NoError(t, p.signal(syscall.SIGTERM))
+	require.NoError(t, p.Signal(syscall.SIGTERM))
 	sent := time.Now()
-	r := p.mustWait(wait)
+	r := p.MustWait(wait)
 	elapsed := time.Since(sent)
 
 	require.True(t, r.Exited, r.String())
@@ -242,7 +244,7 @@ func TestBrokerStops(t *testing.T) {
 // listens (connection refused) or something accepts and never answers,
 // are an error: the program says so and exits 1 within -start-timeout.
 func TestNoBroker(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	const startTimeout = 2 * time.Second
 
 	refused, err := net.Listen("tcp", "127.0.0.1:0")
@@ -274,8 +276,8 @@ func TestNoBroker(t *testing.T) {
 
 	for name, addr := range map[string]string{"refused": refusedAddr, "silent": silent.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
-			p := start(t, bin, "-brokers", addr, "-start-timeout", startTimeout.String())
-			r := p.mustWait(wait)
+			p := proctest.Start(t, bin, "-brokers", addr, "-start-timeout", startTimeout.String())
+			r := p.MustWait(wait)
 			require.True(t, r.Exited, r.String())
 			assert.Equal(t, 1, r.Code)
 			stderr := strings.Join(r.Stderr, "\n")
@@ -290,17 +292,17 @@ func TestNoBroker(t *testing.T) {
 // default shrinks to fit); an explicit flush timeout that leaves no time
 // for the hooks after it is refused.
 func TestFlags(t *testing.T) {
-	bin := build(t)
+	bin := proctest.Build(t, ".")
 	t.Run("timeout alone", func(t *testing.T) {
-		p := start(t, bin, "-timeout", "2s")
-		p.mustWaitLine("producing to", wait)
-		require.NoError(t, p.signal(syscall.SIGTERM))
-		r := p.mustWait(wait)
+		p := proctest.Start(t, bin, "-timeout", "2s")
+		p.MustWaitLine("producing to", wait)
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		r := p.MustWait(wait)
 		assert.Equal(t, 0, r.Code, r.String())
 		assert.True(t, slices.ContainsFunc(r.Stdout, func(l string) bool { return strings.HasPrefix(l, "produced ") }), "%q", r.Stdout)
 	})
 	t.Run("flush timeout not shorter than timeout", func(t *testing.T) {
-		r := start(t, bin, "-timeout", "2s", "-flush-timeout", "2s").mustWait(wait)
+		r := proctest.Start(t, bin, "-timeout", "2s", "-flush-timeout", "2s").MustWait(wait)
 		assert.Equal(t, 2, r.Code, r.String())
 		assert.Contains(t, strings.Join(r.Stderr, "\n"), "-flush-timeout 2s must be shorter than -timeout 2s")
 	})
