@@ -42,9 +42,13 @@ func (c *Coordinator) logStart() {
 	if err := c.report.Cause; err != nil {
 		cause = err.Error()
 	}
+	drain := c.cfg.drain
+	if c.drained {
+		drain = 0 // the cause says the service is already drained
+	}
 	l.LogAttrs(ctx, slog.LevelInfo, "shutdown: started",
 		slog.String("cause", cause), slog.Duration("timeout", c.cfg.timeout),
-		slog.Duration("drain_delay", c.cfg.drain))
+		slog.Duration("drain_delay", drain))
 }
 
 // logHook writes a hook's record: at info level when it succeeded, warn
