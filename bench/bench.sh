@@ -29,7 +29,8 @@ mkdir -p "$OUT"
 	echo "# cores: $(nproc)"
 	echo "# $("$GO" version)"
 	grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/^/# /' || true
-	echo "# commit: $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C .. diff --quiet HEAD -- ../shutdown ../signals 2>/dev/null || echo ' (shutdown/ or signals/ modified in the work tree)')"
+	echo "# commit: $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	git -C .. status --short -- shutdown signals 2>/dev/null | sed 's/^/# not committed: /' || true
 } >"$OUT/machine.txt"
 
 echo "== library benchmarks (shutdown/bench_test.go)" >&2
