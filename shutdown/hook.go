@@ -65,26 +65,27 @@ func (h *Handle) run(ctx context.Context, t time.Duration) time.Duration {
 	h.res.Started = t
 	h.transition(starting, running)
 	h.c.hookEvent(HookStarted, &h.res)
-	err, timedOut := h.call(ctx)
+	// A hook with no timeout of its own is called on this goroutine, with
+	// ctx: no goroutine, no timer; if it hangs, the coordinator leaves this
+	// goroutine behind at the deadline. A hook with a timeout runs on a
+	// goroutine of its own, so that this one can move on at that timeout.
+	// The call is made here, not in a helper: on a stage's goroutine every
+	// frame under the hook uses the goroutine's first stack, and a hook
+	// that needs more than is left has its whole stack copied.
+	var err error
+	var timedOut bool
+	if d := h.limit(); d > 0 {
+		err, timedOut = invokeTimeout(ctx, d, h.fn)
+	} else {
+		err = invoke(ctx, h.fn)
+		timedOut = err != nil && ctx.Err() != nil
+	}
 	end := h.c.since()
 	h.res.Status, h.res.Err, h.res.Elapsed = classify(err, timedOut), err, end-t
 	if h.transition(running, done) {
 		h.c.hookEvent(HookEnded, &h.res)
 	}
 	return end
-}
-
-// call calls the hook and reports whether it timed out. A hook with no
-// timeout of its own is called on this goroutine, with ctx: no goroutine,
-// no timer; if it hangs, the coordinator leaves this goroutine behind at
-// the deadline. A hook with a timeout runs on a goroutine of its own, so
-// that this one can move on at that timeout.
-func (h *Handle) call(ctx context.Context) (error, bool) {
-	if d := h.limit(); d > 0 {
-		return invokeTimeout(ctx, d, h.fn)
-	}
-	err := invoke(ctx, h.fn)
-	return err, err != nil && ctx.Err() != nil
 }
 
 // outcome returns h's result for the report, end being when the report is

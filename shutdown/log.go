@@ -64,11 +64,19 @@ func (c *Coordinator) logHook(r *HookResult, msg string) {
 	if msg != "" && level < slog.LevelWarn {
 		level = slog.LevelWarn
 	}
+	if c.logger().Enabled(context.Background(), level) {
+		c.writeHook(r, msg, level)
+	}
+}
+
+// writeHook writes a hook's record. It is a function of its own so that a
+// hook's goroutine enters its large frame only when the record is
+// written.
+//
+//go:noinline
+func (c *Coordinator) writeHook(r *HookResult, msg string, level slog.Level) {
 	l := c.logger()
 	ctx := context.Background()
-	if !l.Enabled(ctx, level) {
-		return
-	}
 	if msg == "" {
 		msg = "shutdown: hook"
 	}

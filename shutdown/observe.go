@@ -101,15 +101,43 @@ func (c *Coordinator) notify(e *Event) {
 func (c *Coordinator) tell(f func(Event), e *Event) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: observer panicked",
-				slog.String("event", e.Kind.String()), slog.Any("panic", v))
+			c.observerPanicked(e.Kind, v)
 		}
 	}()
 	f(*e)
 }
 
+// logHookSafe writes a hook's record as the log observer would, its panic
+// (a slog handler's) recovered as an observer's is.
+func (c *Coordinator) logHookSafe(r *HookResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.observerPanicked(HookEnded, v)
+		}
+	}()
+	c.logHook(r, "")
+}
+
+// observerPanicked logs an observer's panic. It is a function of its own
+// so that tell, called for every event on the goroutine of each hook,
+// keeps a small frame.
+//
+//go:noinline
+func (c *Coordinator) observerPanicked(k EventKind, v any) {
+	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: observer panicked",
+		slog.String("event", k.String()), slog.Any("panic", v))
+}
+
 // hookEvent tells the observers that a hook started or ended.
 func (c *Coordinator) hookEvent(kind EventKind, r *HookResult) {
+	if len(*c.observers.Load()) == 1 {
+		// Only the log listens: it records ends, not starts, and needs
+		// no Event built and copied for that.
+		if kind == HookEnded {
+			c.logHookSafe(r)
+		}
+		return
+	}
 	c.notify(&Event{Kind: kind, Deadline: c.deadline, Hook: *r})
 }
 

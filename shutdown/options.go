@@ -20,7 +20,7 @@ const DefaultTimeout = 30 * time.Second
 type Option interface{ apply(*config) }
 
 // A HookOption configures one hook at registration.
-type HookOption interface{ applyHook(*hookConfig) }
+type HookOption interface{ applyHook(hookConfig) hookConfig }
 
 // A StageOption configures a [Stage] at creation.
 type StageOption interface{ applyStage(*Stage) }
@@ -49,6 +49,9 @@ func defaults() config {
 	}
 }
 
+// hookConfig is what HookOptions set. They take it and return it by value:
+// passed by pointer through the interface, it would escape, and every
+// registration would allocate it, options or not.
 type hookConfig struct{ timeout time.Duration }
 
 func mustPositive(fn string, d time.Duration) {
@@ -177,7 +180,10 @@ func WithForceExit(enabled bool) Option { return forceOption(enabled) }
 
 type hookTimeout time.Duration
 
-func (o hookTimeout) applyHook(c *hookConfig) { c.timeout = time.Duration(o) }
+func (o hookTimeout) applyHook(c hookConfig) hookConfig {
+	c.timeout = time.Duration(o)
+	return c
+}
 
 // Timeout sets one hook's timeout. The hook's context ends at the earlier
 // of this timeout and the whole shutdown's deadline. It panics if d is not

@@ -102,7 +102,7 @@ func (c *Coordinator) newHandle(fn string, name string, stage *Stage, hook Hook,
 		if o == nil {
 			panic(fmt.Sprintf("shutdown: %s %q: nil option", fn, name))
 		}
-		o.applyHook(&hc)
+		hc = o.applyHook(hc)
 	}
 	h := &Handle{c: c, stage: stage, fn: hook, timeout: hc.timeout}
 	h.res.Name = name
