@@ -4,11 +4,9 @@ package shutdown_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -257,7 +255,7 @@ func TestProcessIgnoredSignalIsNoSecondSignal(t *testing.T) {
 			if runtime.GOOS == "linux" {
 				// The kernel drops a signal that is ignored when it is
 				// sent: once kill has returned, it is gone.
-				assert.True(t, ignoresSignal(t, p.Pid(), syscall.SIGINT), "SIGINT is no longer ignored")
+				assert.True(t, p.IgnoresSignal(syscall.SIGINT), "SIGINT is no longer ignored")
 			}
 			releaseFIFO(t, fifo, true)
 			r := p.MustWait(procWait)
@@ -304,21 +302,4 @@ func releaseFIFO(t *testing.T, fifo string, reader bool) {
 		}
 		t.Fatal("the hook never opened the pipe")
 	}
-}
-
-// ignoresSignal reports whether process pid ignores sig, from the SigIgn
-// mask of /proc/PID/status (Linux).
-func ignoresSignal(t *testing.T, pid int, sig syscall.Signal) bool {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(t, err)
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			require.NoError(t, err)
-			return mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	t.Fatal("no SigIgn line in /proc/PID/status")
-	return false
 }

@@ -540,7 +540,7 @@ func TestSIGINTIgnoredAtStart(t *testing.T) {
 			require.Equal(t, fmt.Sprint("pid ", p.Pid()), p.MustWaitLine("pid", procWait), "sh exec'd the program")
 			p.MustWaitLine("ready", procWait)
 			if runtime.GOOS == "linux" {
-				assert.True(t, ignores(t, p.Pid(), syscall.SIGINT), "SIGINT is ignored in the program")
+				assert.True(t, p.IgnoresSignal(syscall.SIGINT), "SIGINT is ignored in the program")
 			}
 
 			// A terminal's Ctrl-C, three times over. The kernel drops an
@@ -569,23 +569,6 @@ func TestSIGINTIgnoredAtStart(t *testing.T) {
 		requireGraceful(t, p.MustWait(procWait), marks, "signal: interrupt")
 	})
 	ta.log(t, sigintRuns, "immune-then-graceful")
-}
-
-// ignores reports whether the process ignores sig, from the SigIgn mask in
-// /proc/PID/status.
-func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(t, err)
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			require.NoError(t, err)
-			return mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	t.Fatal("no SigIgn line in /proc/PID/status")
-	return false
 }
 
 // lastTick returns the number of the last "tick N" line, 0 if none.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -399,4 +400,26 @@ func (o *output) close() error {
 		return err
 	}
 	return nil
+}
+
+// IgnoresSignal reports whether the process ignores sig, from the SigIgn
+// mask of /proc/PID/status (Linux). It fails the test where that cannot be
+// read.
+func (p *Proc) IgnoresSignal(sig syscall.Signal) bool {
+	p.t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		p.t.Fatalf("reading the ignored signals: %v", err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				p.t.Fatalf("SigIgn line %q: %v", l, err)
+			}
+			return mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	p.t.Fatal("no SigIgn line in /proc/PID/status")
+	return false
 }
