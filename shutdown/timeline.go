@@ -17,13 +17,16 @@ const timelineWidth = 48
 // out or was cut short is drawn with '#' to the point where it was left
 // behind; a skipped hook has no bar.
 //
-//	shutdown: signal: terminated; exit code 1; 5.01s
-//	stage  hook     |0s                                        5.01s|
-//	drain  health   |=                                              | ok          0.1ms
-//	       http     |          ====                                 | ok        401.3ms
-//	flush  kafka    |              #################################| timed out    3.6s
-//	flush  file     |              ==                               | ok        205.0ms
-//	       db       |                                               | skipped
+//	shutdown: signal: terminated; exit code 1; 10s
+//	stage  hook   |0s                                           10s|
+//	drain  health |=                                               | ok            100µs
+//	       http   |    ==                                          | ok            400ms
+//	flush  kafka  |      ###############                           | timed out        3s
+//	flush  file   |      =                                         | failed        200ms
+//	       cache  |                     =                          | panicked         0s
+//	       db     |                     =                          | ok              1ms
+//	       stuck  |                     ###########################| timed out      5.6s
+//	       never  |                                                | skipped
 func (r *Report) Timeline() string {
 	total := r.Elapsed
 	if total <= 0 {
