@@ -55,7 +55,10 @@
 //
 // A hook or task that panics is recovered and recorded Panicked with a
 // [*PanicError] holding the value and the stack; the other hooks still
-// run. Every error is kept: [Report.Err] joins them, and errors.Is and
+// run. So is one whose error panics when printed (a nil pointer in a
+// non-nil error, most often): its Error method is called as the hook
+// returns, and its panic recorded there, not met later in the log or the
+// report. Every error is kept: [Report.Err] joins them, and errors.Is and
 // errors.As see through it.
 //
 // # Signals
@@ -158,7 +161,8 @@
 // when the shutdown starts (its cause), one per hook (name, stage, status,
 // elapsed, error), one at the end (elapsed, exit code), to [WithLogger] or
 // slog.Default(). A slow observer cannot hold the shutdown past its
-// deadline (see Observe).
+// deadline (see Observe); one that panics is recovered and logged. A log
+// handler that panics loses its record, never the shutdown.
 //
 // # Programming errors
 //

@@ -2,6 +2,7 @@ package shutdown_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -205,4 +206,64 @@ func TestFaultEmptyShutdown(t *testing.T) {
 	assert.Empty(t, rep.Hooks)
 	assert.NoError(t, rep.Err())
 	assert.Equal(t, 0, rep.ExitCode())
+}
+
+// unprintable is an error whose Error method reads its receiver: a nil
+// *unprintable returned as an error is not a nil error, and printing it
+// panics.
+type unprintable struct{ msg string }
+
+func (e *unprintable) Error() string { return e.msg }
+
+// A hook or task whose error panics when printed is recorded as having
+// panicked, with the stack of that Error method, instead of crashing the
+// shutdown later in the log, the report's JSON or the timeline.
+func TestFaultErrorThatCannotBePrinted(t *testing.T) {
+	var bad *unprintable
+	sink := newLogSink()
+	c, _, _ := newTest(t, shutdown.WithLogger(sink.logger()))
+	c.Register("own timeout", func(context.Context) error { return bad }, shutdown.Timeout(time.Minute))
+	c.Register("inline", func(context.Context) error { return bad })
+	c.Stage("stage").Register("in a stage", func(context.Context) error { return bad })
+	c.Go("task", func(ctx context.Context) error {
+		<-ctx.Done()
+		return bad
+	})
+
+	rep := c.Shutdown(nil)
+
+	require.Len(t, rep.Hooks, 4)
+	for _, h := range rep.Hooks {
+		assert.Equal(t, shutdown.Panicked, h.Status, h.Name)
+		var pe *shutdown.PanicError
+		if assert.ErrorAs(t, h.Err, &pe, h.Name) {
+			assert.Contains(t, string(pe.Stack), "(*unprintable).Error", h.Name)
+		}
+	}
+	_, err := json.Marshal(rep)
+	require.NoError(t, err)
+	assert.Contains(t, rep.Timeline(), "panicked")
+	hooks := 0
+	for _, r := range sink.records() {
+		if r.Message == "shutdown: hook" {
+			hooks++
+		}
+	}
+	assert.Equal(t, 4, hooks, "one record per hook")
+}
+
+// A task that fails before the trigger with an error that panics when
+// printed triggers the shutdown with that panic as its cause.
+func TestFaultTaskErrorThatCannotBePrinted(t *testing.T) {
+	var bad *unprintable
+	c, _, _ := newTest(t)
+	c.Go("worker", func(context.Context) error { return bad })
+
+	rep := c.Wait()
+
+	var pe *shutdown.PanicError
+	require.ErrorAs(t, rep.Cause, &pe)
+	assert.Contains(t, string(pe.Stack), "(*unprintable).Error")
+	assert.Equal(t, shutdown.Panicked, result(t, rep, "worker").Status)
+	assert.Equal(t, 1, rep.ExitCode())
 }

@@ -135,7 +135,18 @@ func invoke(ctx context.Context, fn Hook) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return fn(ctx)
+	err = fn(ctx)
+	mustPrint(err)
+	return err
+}
+
+// mustPrint calls err's Error method, so that an error that cannot be
+// printed (often a nil pointer) panics here, recorded as the hook's or
+// the task's panic, and not later in the log or the report.
+func mustPrint(err error) {
+	if err != nil {
+		_ = err.Error()
+	}
 }
 
 // invokeTimeout runs fn with a context that ends after d (or with parent)

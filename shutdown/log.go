@@ -19,6 +19,26 @@ func (c *Coordinator) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// log writes one record. Every record of the coordinator goes through it
+// or through enabled: a handler that panics loses its record, never the
+// shutdown it records.
+func (c *Coordinator) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	defer func() { _ = recover() }()
+	c.logger().LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// enabled reports whether the logger writes records at level, so that a
+// record nobody reads is never built. A handler whose Enabled panics
+// writes none.
+func (c *Coordinator) enabled(level slog.Level) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return c.logger().Enabled(context.Background(), level)
+}
+
 // logEvent is the observer that writes the records of a shutdown's
 // events; New adds it first.
 func (c *Coordinator) logEvent(e Event) {
@@ -33,9 +53,7 @@ func (c *Coordinator) logEvent(e Event) {
 }
 
 func (c *Coordinator) logStart() {
-	l := c.logger()
-	ctx := context.Background()
-	if !l.Enabled(ctx, slog.LevelInfo) {
+	if !c.enabled(slog.LevelInfo) {
 		return
 	}
 	cause := "Shutdown(nil)"
@@ -46,7 +64,7 @@ func (c *Coordinator) logStart() {
 	if c.drained {
 		drain = 0 // the cause says the service is already drained
 	}
-	l.LogAttrs(ctx, slog.LevelInfo, "shutdown: started",
+	c.log(slog.LevelInfo, "shutdown: started",
 		slog.String("cause", cause), slog.Duration("timeout", c.cfg.timeout),
 		slog.Duration("drain_delay", drain))
 }
@@ -64,7 +82,7 @@ func (c *Coordinator) logHook(r *HookResult, msg string) {
 	if msg != "" && level < slog.LevelWarn {
 		level = slog.LevelWarn
 	}
-	if c.logger().Enabled(context.Background(), level) {
+	if c.enabled(level) {
 		c.writeHook(r, msg, level)
 	}
 }
@@ -75,8 +93,6 @@ func (c *Coordinator) logHook(r *HookResult, msg string) {
 //
 //go:noinline
 func (c *Coordinator) writeHook(r *HookResult, msg string, level slog.Level) {
-	l := c.logger()
-	ctx := context.Background()
 	if msg == "" {
 		msg = "shutdown: hook"
 	}
@@ -92,34 +108,32 @@ func (c *Coordinator) writeHook(r *HookResult, msg string, level slog.Level) {
 	if pe, ok := r.Err.(*PanicError); ok {
 		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
-	l.LogAttrs(ctx, level, msg, attrs...)
+	c.log(level, msg, attrs...)
 }
 
 // logSignal records a signal that does not force the exit.
 func (c *Coordinator) logSignal(sig os.Signal, level slog.Level, msg string) {
-	c.logger().LogAttrs(context.Background(), level, msg, slog.String("signal", sig.String()))
+	c.log(level, msg, slog.String("signal", sig.String()))
 }
 
 func (c *Coordinator) logForced(sig os.Signal, running []string) {
-	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: second signal, forcing exit",
+	c.log(slog.LevelError, "shutdown: second signal, forcing exit",
 		slog.String("signal", sig.String()), slog.Int("exit_code", signals.ExitCode(sig)),
 		slog.Any("running", running))
 }
 
 func (c *Coordinator) logTaskFailed(name string, err error) {
-	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: task failed",
+	c.log(slog.LevelError, "shutdown: task failed",
 		slog.String("task", name), slog.String("error", err.Error()))
 }
 
 func (c *Coordinator) logEnd(rep *Report) {
-	l := c.logger()
-	ctx := context.Background()
 	code := rep.ExitCode()
 	level := slog.LevelInfo
 	if code != 0 {
 		level = slog.LevelError
 	}
-	if !l.Enabled(ctx, level) {
+	if !c.enabled(level) {
 		return
 	}
 	failed := 0
@@ -128,7 +142,7 @@ func (c *Coordinator) logEnd(rep *Report) {
 			failed++
 		}
 	}
-	l.LogAttrs(ctx, level, "shutdown: complete",
+	c.log(level, "shutdown: complete",
 		slog.Duration("elapsed", rep.Elapsed), slog.Int("exit_code", code),
 		slog.Int("hooks", len(rep.Hooks)), slog.Int("failed", failed), slog.Bool("forced", rep.Forced))
 }

@@ -3,7 +3,9 @@ package shutdown_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -158,4 +160,64 @@ func TestLogTimedOutAndSkipped(t *testing.T) {
 		assert.Equal(t, int64(1), end.Attrs["exit_code"].Int64())
 		assert.Equal(t, 10*time.Second, rep.Elapsed)
 	})
+}
+
+// panicHandler is a slog handler that panics: in Enabled, or in Handle.
+type panicHandler struct{ inEnabled bool }
+
+func (h panicHandler) Enabled(context.Context, slog.Level) bool {
+	if h.inEnabled {
+		panic("Enabled exploded")
+	}
+	return true
+}
+func (h panicHandler) Handle(context.Context, slog.Record) error { panic("Handle exploded") }
+func (h panicHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
+func (h panicHandler) WithGroup(string) slog.Handler             { return h }
+
+// A log handler that panics loses its records, never the shutdown: every
+// hook runs and is reported, whether the log is the only observer or
+// another observer is told too, and a second signal is still handled.
+func TestLogHandlerPanicLosesRecordsNotTheShutdown(t *testing.T) {
+	for _, inEnabled := range []bool{false, true} {
+		for _, observed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("panic-in-enabled=%v/observed=%v", inEnabled, observed), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					c, fake, _ := newTest(t, shutdown.WithLogger(slog.New(panicHandler{inEnabled})))
+					var ended atomic.Int32
+					if observed {
+						c.Observe(func(e shutdown.Event) {
+							if e.Kind == shutdown.HookEnded {
+								ended.Add(1)
+							}
+						})
+					}
+					c.Register("db", func(context.Context) error { return nil })
+					s := c.Stage("servers")
+					s.Register("http", func(context.Context) error { return errors.New("boom") })
+					s.Register("grpc", func(context.Context) error { return nil })
+					c.Register("cache", func(context.Context) error { panic("cache corrupted") })
+					c.Register("slow", func(ctx context.Context) error {
+						fake.Send(syscall.SIGINT) // joins the shutdown: logged, or not
+						return nil
+					})
+
+					rep := c.Shutdown(errors.New("deploy"))
+
+					got := map[string]shutdown.Status{}
+					for _, h := range rep.Hooks {
+						got[h.Name] = h.Status
+					}
+					assert.Equal(t, map[string]shutdown.Status{
+						"slow": shutdown.OK, "cache": shutdown.Panicked,
+						"http": shutdown.Failed, "grpc": shutdown.OK, "db": shutdown.OK,
+					}, got)
+					assert.Equal(t, 1, rep.ExitCode())
+					if observed {
+						assert.EqualValues(t, 5, ended.Load(), "the other observer saw every hook end")
+					}
+				})
+			})
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package shutdown
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -107,24 +106,13 @@ func (c *Coordinator) tell(f func(Event), e *Event) {
 	f(*e)
 }
 
-// logHookSafe writes a hook's record as the log observer would, its panic
-// (a slog handler's) recovered as an observer's is.
-func (c *Coordinator) logHookSafe(r *HookResult) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.observerPanicked(HookEnded, v)
-		}
-	}()
-	c.logHook(r, "")
-}
-
 // observerPanicked logs an observer's panic. It is a function of its own
 // so that tell, called for every event on the goroutine of each hook,
 // keeps a small frame.
 //
 //go:noinline
 func (c *Coordinator) observerPanicked(k EventKind, v any) {
-	c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: observer panicked",
+	c.log(slog.LevelError, "shutdown: observer panicked",
 		slog.String("event", k.String()), slog.Any("panic", v))
 }
 
@@ -134,7 +122,7 @@ func (c *Coordinator) hookEvent(kind EventKind, r *HookResult) {
 		// Only the log listens: it records ends, not starts, and needs
 		// no Event built and copied for that.
 		if kind == HookEnded {
-			c.logHookSafe(r)
+			c.logHook(r, "")
 		}
 		return
 	}
@@ -165,7 +153,7 @@ func (c *Coordinator) finish(settled []HookResult, rep *Report) {
 	select {
 	case <-delivered:
 	case <-t.C:
-		c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: observers still running, left behind",
+		c.log(slog.LevelError, "shutdown: observers still running, left behind",
 			slog.Duration("waited", wait))
 	}
 }

@@ -2,7 +2,6 @@ package shutdown
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -24,14 +23,14 @@ func (c *Coordinator) deliver(rep *Report) {
 		}
 		if err != nil {
 			// The report is lost, not the shutdown: nothing else changes.
-			c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: report file not written",
+			c.log(slog.LevelError, "shutdown: report file not written",
 				slog.String("path", path), slog.String("error", err.Error()))
 		}
 	}
 	if f := c.cfg.reportFunc; f != nil {
 		defer func() {
 			if v := recover(); v != nil {
-				c.logger().LogAttrs(context.Background(), slog.LevelError, "shutdown: report func panicked",
+				c.log(slog.LevelError, "shutdown: report func panicked",
 					slog.Any("panic", v))
 			}
 		}()

@@ -75,6 +75,7 @@ func runTask(c *Coordinator, h *Handle, t *task, fn func(context.Context) error)
 		}
 	}()
 	t.err = fn(c.ctx)
+	mustPrint(t.err)
 }
 
 // failed reports whether a task's result is a failure: context.Canceled is
