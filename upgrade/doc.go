@@ -12,8 +12,9 @@
 //	}
 //	ln, err := up.Listen("tcp", ":8080") // the old process's socket, or systemd's, or a new one
 //	...
-//	c.Register("http", shutdownhttp.Server(srv), shutdown.Timeout(10*time.Second)) // before Serve
+//	stop := shutdownhttp.Server(srv) // before Serve: it watches the connections
 //	c.Go("serve", func(context.Context) error { return srv.Serve(ln) })
+//	c.Register("http", stop, shutdown.Timeout(10*time.Second)) // runs before the serve task's stop
 //	if err := up.Ready(); err != nil { // the old process stops accepting
 //		c.Exit(1)
 //	}

@@ -26,8 +26,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.NotFoundHandler()}
-	c.Register("http", shutdownhttp.Server(srv), shutdown.Timeout(10*time.Second))
+	stop := shutdownhttp.Server(srv) // before Serve: it watches the connections
 	c.Go("serve", func(context.Context) error { return srv.Serve(ln) })
+	c.Register("http", stop, shutdown.Timeout(10*time.Second)) // runs before the serve task's stop
 	if err := up.Ready(); err != nil { // the old process, if any, stops accepting
 		log.Print(err)
 		c.Exit(1)
