@@ -29,7 +29,8 @@ func Example() {
 	stop := shutdownhttp.Server(srv) // before Serve: it watches the connections
 	c.Go("serve", func(context.Context) error { return srv.Serve(ln) })
 	c.Register("http", stop, shutdown.Timeout(10*time.Second)) // runs before the serve task's stop
-	if err := up.Ready(); err != nil {                         // the old process, if any, stops accepting
+	// Ready: the old process, if any, stops accepting and drains.
+	if err := up.Ready(); err != nil {
 		log.Print(err)
 		c.Exit(1)
 	}
