@@ -152,7 +152,7 @@ func fromMS(ms float64) time.Duration { return time.Duration(math.Round(ms * 1e6
 // trimStack keeps the frames that matter in a panicking hook's stack: from
 // the call that panicked down to the hook, without the goroutine header,
 // the recovery's own frames above the panic, and the package's frames
-// below the hook.
+// below the hook (from invoke or runTask down: the markers of inside.go).
 func trimStack(stack []byte) string {
 	s := string(stack)
 	if i := strings.Index(s, "\npanic("); i >= 0 {
@@ -165,8 +165,8 @@ func trimStack(stack []byte) string {
 			s = s[j+1:]
 		}
 	}
-	for _, marker := range []string{"\ngithub.com/lastcall-go/lastcall/shutdown.invoke(", "\ngithub.com/lastcall-go/lastcall/shutdown.runTask("} {
-		if i := strings.Index(s, marker); i >= 0 {
+	for _, marker := range markers {
+		if i := strings.Index(s, "\n"+marker+"("); i >= 0 {
 			s = s[:i]
 		}
 	}
