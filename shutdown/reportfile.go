@@ -52,25 +52,26 @@ type summaryJSON struct {
 // report when it fits, else a summary (summaryJSON). Error texts are cut
 // to 200 bytes and stacks left out in a summary.
 func fitJSON(r *Report, limit int) ([]byte, error) {
-	b, err := json.Marshal(r.toJSON(len(r.Hooks)))
+	full := r.toJSON(len(r.Hooks))
+	b, err := json.Marshal(full)
 	if err != nil || len(b) <= limit {
 		return b, err
 	}
-	s := summaryJSON{reportJSON: r.toJSON(0), Summary: true, Count: len(r.Hooks), Statuses: map[Status]int{}}
-	hooks := make([]hookJSON, 0, len(r.Hooks))
-	for i := range r.Hooks {
-		h := r.Hooks[i].toJSON()
+	hooks := full.Hooks
+	s := summaryJSON{reportJSON: full, Summary: true, Count: len(hooks), Statuses: map[Status]int{}}
+	for i := range hooks {
+		h := &hooks[i]
 		if len(h.Error) > 200 {
 			h.Error = h.Error[:200]
 		}
 		h.Stack = ""
-		hooks = append(hooks, h)
 		s.Statuses[h.Status]++
 	}
 	slices.SortStableFunc(hooks, func(a, b hookJSON) int { return cmp.Compare(okLast(a), okLast(b)) })
 
 	// Room for the hooks: the summary without them, and the digits the
 	// omitted count may take.
+	s.Hooks = hooks[:0]
 	b, err = json.Marshal(s)
 	if err != nil {
 		return nil, err
