@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,13 +226,7 @@ func main() {
 func buildAll(dir string) map[string]string {
 	bins := map[string]string{}
 	built := map[string]string{}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range programs {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(programs)) {
 		p := programs[name]
 		key := p.dir + " " + p.pkg + " " + p.tags
 		if bin, ok := built[key]; ok {
