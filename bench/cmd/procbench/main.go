@@ -136,12 +136,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("procbench: ")
 
-	var mine []string // lastcall and the engines to compare it with
-	for _, e := range append([]string{""}, engines...) {
-		if e != "" {
-			e = "@" + e
-		}
-		mine = append(mine, "lastcall"+e)
+	mine := []string{"lastcall"} // and the engines to compare it with
+	for _, e := range engines {
+		mine = append(mine, "lastcall@"+e)
 	}
 	libs := append(slices.Clone(mine), "hand", "fx", "oklog")
 	floors := []string{"hand+stdio", "hand+deadline", "hand+deadline+warm", "hand+linked", "hand+contract"}
@@ -155,8 +152,7 @@ func main() {
 	scenarios := []scenario{
 		{name: "sigterm/hooks=5", args: []string{"-hooks", "5"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
 		{name: "sigterm/hooks=0", args: []string{"-hooks", "0"}, libs: append(slices.Clone(libs), floors...), runs: *runs},
-		{name: "http-drain/clients=32/work=200ms", http: true,
-			libs: prefix("http/", append(slices.Clone(mine), "hand", "fx", "oklog")), runs: *httpRuns},
+		{name: "http-drain/clients=32/work=200ms", http: true, libs: prefix("http/", libs), runs: *httpRuns},
 		{name: "sigterm/hooks=100000", args: []string{"-hooks", "100000"},
 			libs: append(slices.Clone(libs), "hand+report", "hand+contract"), runs: *bigRuns},
 		{name: "second-sigterm/hook=10s", args: []string{"-sleep", "10s"}, second: 200 * time.Millisecond,
