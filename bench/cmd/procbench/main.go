@@ -45,7 +45,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -500,14 +499,10 @@ func onceHTTP(bin string, args []string) (outcome, error) {
 	return o, err
 }
 
+// inflight asks the server how many /work requests it is handling; c's
+// Timeout bounds the question.
 func inflight(c *http.Client, base string) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/inflight", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.Do(req)
+	resp, err := c.Get(base + "/inflight")
 	if err != nil {
 		return 0, err
 	}
