@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -218,7 +219,7 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	}
 	open := u.parent == nil || u.state != starting
 	l := newListener(network, addr, in.ln, in.unlink, open)
-	u.lns = append(pruneClosed(u.lns), l)
+	u.lns = append(slices.DeleteFunc(u.lns, (*listener).isClosed), l)
 	return l, nil
 }
 
@@ -371,15 +372,4 @@ func (u *Upgrader) logger() *slog.Logger {
 		return u.cfg.logger
 	}
 	return slog.Default()
-}
-
-func pruneClosed(lns []*listener) []*listener {
-	out := lns[:0]
-	for _, l := range lns {
-		if !l.isClosed() {
-			out = append(out, l)
-		}
-	}
-	clear(lns[len(out):])
-	return out
 }
