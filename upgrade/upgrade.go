@@ -78,9 +78,8 @@ type Upgrader struct {
 	lns    []*listener // the listeners Listen returned, in order; closed ones pruned
 	killed int         // the new process of the last failed upgrade, 0 if none
 
-	readyMu   sync.Mutex // held by Ready: one handshake, however many callers
-	readyDone bool
-	readyErr  error
+	readyOnce sync.Once // one handshake, however many callers of Ready
+	readyErr  error     // its result
 }
 
 // state is where an Upgrader is in its life. It changes under
@@ -239,17 +238,15 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 // returns an error wrapping [ErrStopping]: the shutdown runs on. Ready is
 // meant to be called once; later calls return the first call's result.
 func (u *Upgrader) Ready() error {
-	u.readyMu.Lock()
-	defer u.readyMu.Unlock()
-	if u.readyDone {
-		return u.readyErr
-	}
-	err := u.ready()
-	u.readyDone, u.readyErr = true, err
-	if err != nil {
+	u.readyOnce.Do(func() { u.readyErr = u.becomeReady() })
+	return u.readyErr
+}
+
+// becomeReady is the one run of Ready.
+func (u *Upgrader) becomeReady() error {
+	if err := u.ready(); err != nil {
 		return err
 	}
-
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.state == starting {
