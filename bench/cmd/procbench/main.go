@@ -19,8 +19,9 @@
 // Besides the libraries, some programs are floors: the hand-written program
 // doing one more thing that lastcall's contract requires (see cmd/hand;
 // hand+linked is the plain hand-written path in the binary of
-// hand+contract, which links log/slog). The binary size of each program is
-// printed too, and of the two minimal programs in cmd/minimal.
+// hand+contract, which links log/slog). The binary sizes of lastcall's,
+// hand's and hand+contract's programs, of the HTTP servers of lastcall and
+// hand, and of the two minimal programs in cmd/minimal are printed too.
 //
 // -engine NAME=DIR adds lastcall's programs built from another checkout of
 // the repository (a copy with a change to package shutdown, say) as
@@ -32,17 +33,20 @@
 // It prints one line per scenario and program in the Go benchmark format,
 // for cmd/report and benchstat:
 //
-//	BenchmarkProc/sigterm/hooks=5/lib=lastcall 41 612345 ns/op 0.91 ms-p90 1.23 ms-ready 1.5 ms-ready-p90 0.8 ms-cpu 3560 peak-RSS-KiB 0 exit-status 0 killed
 //	BenchmarkSize/minimal/lib=lastcall 1 3313387 bytes
+//	BenchmarkProc/sigterm/hooks=5/lib=lastcall 41 612345 ns/op 0.91 ms-p90 1.23 ms-ready 1.5 ms-ready-p90 0.8 ms-cpu 3320 ready-RSS-KiB 3560 peak-RSS-KiB 0 exit-status 0 killed
+//	BenchmarkProc/driver 1 13384 peak-RSS-KiB
 //
 // ns/op is the median time from the first signal to the end, ms-p90 its
 // 90th percentile; ms-ready the median time from exec to the ready line;
-// ms-cpu the median user+system time of the whole process;
-// peak-RSS-KiB the median peak RSS; exit-status the status of the last run
+// ms-cpu the median user+system time of the whole process; ready-RSS-KiB
+// the median VmHWM just before the signal, peak-RSS-KiB the median
+// getrusage maxrss (see hwm); exit-status the status of the last run
 // (128+signo when a signal ended the process, with killed 1). The HTTP
 // scenario adds failed (requests that failed, over all runs) and
 // ms-last-response (median, from the signal to the last response read by a
-// client). Run it from the bench module's directory.
+// client). The last line is the driver's own peak RSS, below which maxrss
+// says nothing. Run it from the bench module's directory.
 package main
 
 import (
