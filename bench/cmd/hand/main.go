@@ -18,9 +18,11 @@
 //     process's first timer does (epoll_create1, eventfd2, epoll_ctl);
 //   - -report: each hook is timed and its result kept, as lastcall's
 //     report does (a clock read and a 72-byte result per hook);
-//   - -contract (built with -tags contract, which links log/slog): all of
-//     these, plus a slog record at the start, per hook and at the end, to
-//     a logger that discards them, and the exit code from the results.
+//   - -contract (built with -tags contract, which links log/slog): -stdio,
+//     -deadline and -report together (not -warm: its deadline's timer is
+//     the process's first), plus a slog record at the start, per hook and
+//     at the end, to a logger that discards them, and the exit code from
+//     the results.
 package main
 
 import (
