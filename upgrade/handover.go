@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -97,9 +98,8 @@ func expect(msg string, err error) func(want string) error {
 // which process is the main one now, and lets the task trigger the
 // shutdown.
 func (u *Upgrader) handOver(p *child) {
-	u.mu.Lock()
-	u.state = stopping
-	lns := append([]*listener(nil), u.lns...)
+	u.mu.Lock() // the state is stopping since the handshake's end
+	lns := slices.Clone(u.lns)
 	u.mu.Unlock()
 	for _, l := range lns {
 		l.handOver()

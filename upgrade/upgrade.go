@@ -330,15 +330,13 @@ func (u *Upgrader) task(ctx context.Context) error {
 		u.c.Shutdown(ErrUpgraded)
 	case <-ctx.Done():
 	}
-	u.mu.Lock()
-	if u.state != upgrading {
-		u.state = stopping
-	}
-	u.mu.Unlock()
-	u.wg.Wait()
+	// Under the lock, so that every begin either came first (its wg.Add
+	// before the Wait) or sees the context ended and refuses. An upgrade
+	// in progress ends on the context, its new process killed.
 	u.mu.Lock()
 	u.state = stopping
 	u.mu.Unlock()
+	u.wg.Wait()
 	select {
 	case <-u.handed:
 	default:
