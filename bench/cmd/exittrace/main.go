@@ -1,9 +1,10 @@
 // Command exittrace reads the output of perf script (tracepoints
 // signal:signal_generate, signal:signal_deliver, sched:sched_switch,
 // sched:sched_wakeup, sched:sched_wakeup_new, raw_syscalls:sys_enter,
-// sched:sched_process_exit, recorded system-wide while bench/trace.sh runs
-// the programs) and tells, for each process that received a SIGTERM, where
-// the time from the signal to its end went:
+// sched:sched_process_exit, recorded by bench/trace.sh with perf record
+// around the shell that runs and signals the programs, not system-wide)
+// and tells, for each process that received a SIGTERM, where the time from
+// the signal to its end went:
 //
 //   - signal to handler: from the kill to the Go signal handler running;
 //   - handler to exit_group: the program's own work after the signal
@@ -83,24 +84,23 @@ func field(args, key string) string {
 
 // A run is one process from its SIGTERM to its end.
 type run struct {
-	prog          string
-	pid           int
-	sig           time.Duration
-	deliver       time.Duration
-	exitGroup     time.Duration
-	end           time.Duration
-	threads       map[int]bool
-	live          int            // threads not yet exited
-	syscalls      map[string]int // between the signal and exit_group
-	wakeups       int
-	waitCPU       time.Duration // woken threads waiting for a CPU
-	onCPU         time.Duration // its threads running
-	running       map[int]time.Duration
-	woken         map[int]time.Duration
-	newThreads    int
-	timeline      []string
-	done          bool
-	exitedThreads int
+	prog       string
+	pid        int
+	sig        time.Duration
+	deliver    time.Duration
+	exitGroup  time.Duration
+	end        time.Duration
+	threads    map[int]bool
+	live       int            // threads not yet exited
+	syscalls   map[string]int // between the signal and exit_group
+	wakeups    int
+	waitCPU    time.Duration // woken threads waiting for a CPU
+	onCPU      time.Duration // its threads running
+	running    map[int]time.Duration
+	woken      map[int]time.Duration
+	newThreads int
+	timeline   []string
+	done       bool
 }
 
 func main() {
@@ -188,6 +188,11 @@ func parse(in io.Reader) []*run {
 	byPid := map[int]*run{} // process being watched, by tgid
 	byTid := map[int]*run{} // its threads
 	tgid := map[int]int{}   // every live thread seen, to its process
+	watch := func(r *run, tid int) {
+		r.threads[tid] = true
+		r.live++
+		byTid[tid] = r
+	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -213,9 +218,7 @@ func parse(in io.Reader) []*run {
 			runs = append(runs, r)
 			for tid, p := range tgid {
 				if p == pid {
-					r.threads[tid] = true
-					r.live++
-					byTid[tid] = r
+					watch(r, tid)
 				}
 			}
 			r.note(e, "SIGTERM sent by %s", e.comm)
@@ -223,9 +226,7 @@ func parse(in io.Reader) []*run {
 		}
 		// Threads of a watched process, from their own events.
 		if r := byPid[e.pid]; r != nil && !r.done && !r.threads[e.tid] {
-			r.threads[e.tid] = true
-			r.live++
-			byTid[e.tid] = r
+			watch(r, e.tid)
 		}
 		switch e.name {
 		case "sched_switch":
@@ -256,9 +257,7 @@ func parse(in io.Reader) []*run {
 			if r == nil && e.name == "sched_wakeup_new" {
 				r = byPid[e.pid] // a thread the process just created
 				if r != nil && !r.done {
-					r.threads[tid] = true
-					r.live++
-					byTid[tid] = r
+					watch(r, tid)
 					if r.exitGroup == 0 {
 						r.newThreads++
 					}
@@ -293,7 +292,6 @@ func parse(in io.Reader) []*run {
 			tid, _ := strconv.Atoi(field(e.args, "pid"))
 			if r := byTid[tid]; r != nil && !r.done {
 				r.live--
-				r.exitedThreads++
 				r.note(e, "thread %d exited", tid)
 				if r.live == 0 {
 					r.end, r.done = e.t, true
