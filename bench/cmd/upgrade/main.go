@@ -68,7 +68,7 @@ func main() {
 	reaper := startReaper() // after the build: it reaps every child
 
 	fmt.Printf("in-place upgrades of examples/httpserver under load: %d clients (%d keep-alive), POST /work?ms=%d, %d CPUs, %s\n",
-		*clients, *clients/2, *ms, runtime.NumCPU(), runtime.Version())
+		*clients, (*clients+1)/2, *ms, runtime.NumCPU(), runtime.Version())
 
 	// The upgrade phase first: the steady phase then runs as long.
 	up, err := phase(bin, dir, reaper, *clients, *ms, *warm, func(s *server) error {
@@ -419,7 +419,7 @@ func startLoad(url string, n int) *load {
 	l := &load{stopCh: make(chan struct{}), measuring: make(chan struct{})}
 	for i := range n {
 		l.wg.Add(1)
-		go l.client(url, i%2 == 0)
+		go l.client(url, i%2 == 0) // (n+1)/2 on keep-alive connections
 	}
 	return l
 }
