@@ -32,7 +32,7 @@ type listenerSpec struct {
 // inherit takes the sockets handed to this process, by an old process of
 // an upgrade or by systemd socket activation, and unsets the variables
 // that named them, so that no child of this process takes them for its
-// own.
+// own. On error, New closes what it took (dropInherited).
 func (u *Upgrader) inherit() error {
 	v, ok := os.LookupEnv(envUpgrade)
 	os.Unsetenv(envUpgrade)
@@ -73,6 +73,19 @@ func (u *Upgrader) inherit() error {
 	return nil
 }
 
+// dropInherited closes the handshake and the sockets inherit took, when
+// New fails.
+func (u *Upgrader) dropInherited() {
+	if u.parent != nil {
+		u.parent.close()
+		u.parent = nil
+	}
+	for _, in := range u.pool {
+		in.ln.Close()
+	}
+	u.pool = nil
+}
+
 // takeParent takes the handshake and the listening sockets of an upgrade.
 func (u *Upgrader) takeParent(s spec) error {
 	c, err := takeConn(handshakeFD)
@@ -84,11 +97,6 @@ func (u *Upgrader) takeParent(s spec) error {
 		fd := handshakeFD + 1 + i
 		ln, err := takeListener(fd)
 		if err != nil {
-			u.parent.close()
-			for _, in := range u.pool {
-				in.ln.Close()
-			}
-			u.pool = nil
 			return fmt.Errorf("upgrade: New: listener %s %s (fd %d): %w", ls.Network, ls.Addr, fd, err)
 		}
 		u.pool = append(u.pool, inherited{network: ls.Network, addr: ls.Addr, ln: ln, unlink: ls.Unlink})

@@ -170,6 +170,7 @@ func New(c *shutdown.Coordinator, opts ...Option) (*Upgrader, error) {
 		u.cfg.pidfile = filepath.Join(u.dir, u.cfg.pidfile)
 	}
 	if err := u.inherit(); err != nil {
+		u.dropInherited()
 		return nil, err
 	}
 	active = u
