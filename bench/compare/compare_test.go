@@ -18,9 +18,11 @@ import (
 )
 
 // Every benchmark name ends in /lib=NAME: lastcall, fx, oklog, hand (a
-// hand-written loop over []func(context.Context) error), and floors:
-// hand+clock and hand+report for the no-op workload (see BenchmarkStop),
-// hand+handle for Register.
+// hand-written loop over []func(context.Context) error), and floors, the
+// hand-written code doing one more thing lastcall does: hand+clock and
+// hand+report for the no-op workload (see BenchmarkStop), hand+deadline
+// and hand+contract for BenchmarkSmall, hand+handle for Register,
+// hand+errgroup and hand+contract for BenchmarkStage.
 // cmd/report groups the results by everything before /lib= and prints
 // each library's figure beside lastcall's.
 
@@ -475,11 +477,12 @@ func sleeper(cur, peak *atomic.Int32) func(context.Context) error {
 // hand starts a goroutine per hook (with a semaphore for limit) and waits;
 // hand+errgroup does the same through errgroup.Group (SetLimit for limit),
 // as lastcall's stage does; hand+contract also does per hook the least
-// that lastcall's contract requires (see hookRecord); oklog/run runs every actor's cleanup on the actor's goroutine, all at
-// once, and has no limit; fx runs OnStop hooks one after another. Every
-// library's hooks get a context that ends at a deadline (lastcall's run
-// context, fx's stop context, a one-minute WithTimeout for hand and oklog):
-// a sleeper selects on it, so 10,000 of them wait on one channel.
+// that lastcall's contract requires (see hookRecord); oklog/run runs every
+// actor's cleanup on the actor's goroutine, all at once, and has no limit;
+// fx runs OnStop hooks one after another. Every library's hooks get a
+// context that ends at a deadline (lastcall's run context, fx's stop
+// context, a one-minute WithTimeout for hand, its floors and oklog): a
+// sleeper selects on it, so 10,000 of them wait on one channel.
 func BenchmarkStage(b *testing.B) {
 	for _, tc := range []struct{ hooks, limit int }{{200, 0}, {10_000, 0}, {200, 50}} {
 		name := fmt.Sprintf("hooks=%d", tc.hooks)
