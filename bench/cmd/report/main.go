@@ -201,7 +201,7 @@ type column struct {
 }
 
 var (
-	ms       = column{head: "time (ms)", unit: "ns/op", scale: 1e6, prec: 3, ratio: true}
+	timeMs   = column{head: "time (ms)", unit: "ns/op", scale: 1e6, prec: 3, ratio: true}
 	nsOp     = column{head: "ns/op", unit: "ns/op", scale: 1, prec: 1, ratio: true}
 	allocsOp = column{head: "allocs/op", unit: "allocs/op", scale: 1, prec: 0}
 	bytesOp  = column{head: "B/op", unit: "B/op", scale: 1, prec: 0}
@@ -217,7 +217,7 @@ type table struct {
 func tables() []table {
 	all := []string{"lastcall", "hand", "fx", "oklog"}
 	floors := []string{"hand+stdio", "hand+deadline", "hand+deadline+warm", "hand+linked", "hand+contract"}
-	stage := []column{ms, {head: "× floor", unit: "x-floor", scale: 1, prec: 3}, {head: "peak running", unit: "peak", scale: 1, prec: 0}}
+	stage := []column{timeMs, {head: "× floor", unit: "x-floor", scale: 1, prec: 3}, {head: "peak running", unit: "peak", scale: 1, prec: 0}}
 	return []table{
 		procTable("SIGTERM to exit, whole process, 5 hooks", procHooks5, append(slices.Clone(all), floors...)),
 		procTable("SIGTERM to exit, whole process, 0 hooks", procHooks0, append(slices.Clone(all), floors...)),
@@ -249,7 +249,7 @@ func tables() []table {
 			title: "Stop of 100,000 no-op hooks, in-process",
 			bench: "Stop/hooks=100000",
 			libs:  []string{"lastcall", "hand", "hand+clock", "hand+report", "fx", "oklog"},
-			cols:  []column{ms, bytesOp, allocsOp},
+			cols:  []column{timeMs, bytesOp, allocsOp},
 		},
 		{
 			title: "A shutdown of 5 no-op hooks, in-process (trigger to report)",
