@@ -21,6 +21,8 @@ import (
 )
 
 func main() {
+	// run.SignalHandler, except that signal.Notify happens before "ready"
+	// is printed, as in cmd/oklog.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	quit := make(chan struct{})
