@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lastcall-go/lastcall/internal/fdpass"
 )
 
 // envUpgrade names the sockets an old process hands to the new one: the
@@ -88,14 +90,14 @@ func (u *Upgrader) dropInherited() {
 
 // takeParent takes the handshake and the listening sockets of an upgrade.
 func (u *Upgrader) takeParent(s spec) error {
-	c, err := takeConn(handshakeFD)
+	c, err := fdpass.Conn(handshakeFD, "upgrade-handshake")
 	if err != nil {
 		return fmt.Errorf("upgrade: New: the handshake with the old process (fd %d): %w", handshakeFD, err)
 	}
 	u.parent = newLink(c)
 	for i, ls := range s.Listeners {
 		fd := handshakeFD + 1 + i
-		ln, err := takeListener(fd)
+		ln, err := fdpass.Listener(fd, "upgrade-listener")
 		if err != nil {
 			return fmt.Errorf("upgrade: New: listener %s %s (fd %d): %w", ls.Network, ls.Addr, fd, err)
 		}

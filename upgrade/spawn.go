@@ -5,7 +5,6 @@ package upgrade
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -100,9 +99,6 @@ func (p *child) release() {
 	p.link.close()
 	p.cmd.Process.Release()
 }
-
-func takeConn(fd int) (net.Conn, error)         { return fdpass.Conn(fd, "upgrade-handshake") }
-func takeListener(fd int) (net.Listener, error) { return fdpass.Listener(fd, "upgrade-listener") }
 
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)

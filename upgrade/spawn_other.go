@@ -2,10 +2,7 @@
 
 package upgrade
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
 
 const supported = false
 
@@ -17,6 +14,4 @@ type child struct {
 func (u *Upgrader) spawn() (*child, error)     { return nil, ErrNotSupported }
 func (p *child) kill() (ws syscall.WaitStatus) { return ws }
 func (p *child) release()                      {}
-func takeConn(int) (net.Conn, error)           { return nil, ErrNotSupported }
-func takeListener(int) (net.Listener, error)   { return nil, ErrNotSupported }
 func isReset(error) bool                       { return false }
