@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Where the time from SIGTERM to the end of a process goes: runs each
-# program of bench/cmd (lastcall, hand and its floors) RUNS times, round
-# robin, under perf record (tracepoints of signals, the scheduler and
-# system calls, for these processes only), and prints cmd/exittrace's
+# Where the time from SIGTERM to the end of a process goes: runs
+# cmd/lastcall, cmd/hand and hand's floors -stdio, -deadline,
+# -deadline -warm and -contract RUNS times each, round robin, under perf
+# record (tracepoints of signals, the scheduler and system calls, for the
+# shell that runs them and its children only), and prints cmd/exittrace's
 # medians. perf adds its own cost to every event: read the columns as
 # counts and shares, not as the figures of procbench. Needs perf (Debian:
 # linux-perf) and root, or perf_event_paranoid ≤ -1.
