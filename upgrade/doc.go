@@ -38,11 +38,11 @@
 //     whichever process accepts.
 //  3. The new process calls [Upgrader.Ready]. The old one answers that it
 //     may serve; the new one writes the PID file, tells systemd READY=1 and
-//     its MAINPID, and says it serves. The old process then stops
-//     accepting, and tells the new one, which starts. A new process that
-//     may yet be killed never holds a connection it accepted, and only for
-//     the instant between the two messages do both processes accept (each
-//     serves what it accepted).
+//     its MAINPID, and says it serves. The old process then tells the new
+//     one to start accepting, and stops accepting itself. A new process
+//     that may yet be killed never holds a connection it accepted, and only
+//     for the instant between that last message and the old process's stop
+//     do both processes accept (each serves what it accepted).
 //  4. The old process shuts down through its coordinator with cause
 //     [ErrUpgraded]: the coordinator's context is canceled, the readiness
 //     handler of package shutdownhttp answers 503, and the hooks run in
@@ -146,8 +146,8 @@
 //
 // # systemd
 //
-// Run under a unit with Type=notify, the first process's Ready sends
-// READY=1; a new process sends READY=1 and MAINPID=<its pid>, and the old
+// Run under a unit with Type=notify, each process's Ready sends READY=1
+// and MAINPID=<its pid> (the first process names itself), and the old
 // one, once the new one is ready, sends MAINPID=<new pid> too, which
 // systemd accepts from the main process even under the default
 // NotifyAccess=main. With systemd.Watch, the old process then sends no

@@ -21,11 +21,14 @@ import (
 //	old → new   serve              yes: write the PID file, tell systemd
 //	new → old   serving            done; my listeners wait for your word
 //	            failed: REASON     I cannot: the old process keeps serving
-//	old → new   ok                 I have stopped accepting: accept
+//	old → new   ok                 accept: I stop accepting now
 //
-// The old process stops accepting only after "serving", and the new one
-// starts only after "ok": at no moment does a process that may yet be
-// killed hold a connection it accepted, and at no moment do both accept.
+// The old process stops accepting only once it has sent "ok", and the new
+// one starts only after "ok": at no moment does a process that may yet be
+// killed hold a connection it accepted, and both accept only for the
+// instant between "ok" and the old process's stop (each serves what it
+// accepted). If "ok" cannot be sent, the new process is gone and the old
+// one, which has not stopped, serves on.
 // A new process that is killed (it failed, or was too slow) therefore
 // takes no client with it; the connections that arrived meanwhile wait in
 // the socket's queue for whichever process accepts next.

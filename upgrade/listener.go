@@ -9,7 +9,7 @@ import (
 
 // A listener is what Listen returns: the socket, plus the two moments an
 // upgrade adds to its life. In a new process it accepts nothing until the
-// old one has stopped accepting (open); in the old process, once the new
+// old one has let it (open, at Ready); in the old process, once the new
 // one has taken over, Accept blocks until Close instead of taking
 // connections the new process should serve (handed).
 //

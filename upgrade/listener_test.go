@@ -123,8 +123,8 @@ func TestListenerUnlink(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "the last process removes the path")
 }
 
-// TestListenUnixAcrossUpgrade: Listen records a Unix socket's path for
-// removal, and an activated one (systemd's) for none.
+// TestListenUnix: Listen records the path of a Unix socket it creates
+// for removal, and Close removes it.
 func TestListenUnix(t *testing.T) {
 	s := serveHere(t, true)
 	path := filepath.Join(t.TempDir(), "s")

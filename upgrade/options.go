@@ -73,9 +73,11 @@ type loggerOption struct{ l *slog.Logger }
 
 func (o loggerOption) apply(c *config) { c.logger = o.l }
 
-// WithLogger sets where the Upgrader's records go: one when an upgrade
-// starts, one when it ends (done at info, failed at error, refused at
-// warn). Defaults to slog.Default(), looked up each time a record is
+// WithLogger sets where the Upgrader's records go: at info when an
+// upgrade starts, when its new process has started and when it is done;
+// at error when it failed; at warn when it is refused, and when New or
+// Ready find something amiss (sockets meant for another process, an old
+// process gone during the handover). Defaults to slog.Default(), looked up each time a record is
 // written, as the coordinator does. It panics if l is nil.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {

@@ -225,7 +225,7 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 
 // Ready says that this process serves. In a process started by an
 // upgrade it completes the handshake with the parent: once Ready returns
-// nil, the parent has stopped accepting and shuts down through its
+// nil, the parent stops accepting and shuts down through its
 // coordinator with cause [ErrUpgraded], and this process's listeners
 // accept. In every process it writes the PID file ([WithPIDFile]), tells
 // systemd READY=1 and MAINPID (when NOTIFY_SOCKET is set), and closes the
