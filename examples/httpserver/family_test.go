@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lastcall-go/lastcall/internal/proctest"
 )
 
 // A family is a server and the processes that took over from it by
@@ -24,11 +25,12 @@ import (
 // is handed to the test, which reaps it and decodes its exit status,
 // however many upgrades down it is. proctest.Proc cannot follow them: it
 // tracks one process, and its Wait waits for the output to close, which
-// the next generation holds.
+// the next generation holds. The family starts the first process with
+// proctest.StartCmd and reads the shared outputs as its Streams.
 type family struct {
 	t              *testing.T
 	pgid           int
-	stdout, stderr *stream
+	stdout, stderr *proctest.Stream
 
 	mu    sync.Mutex
 	procs map[int]*member
@@ -57,33 +59,18 @@ func startFamily(t *testing.T, bin string, env []string, extra []*os.File, args 
 	if err := subreaper(); err != nil {
 		t.Fatalf("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
-	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	err = cmd.Start()
-	outW.Close()
-	errW.Close()
+	stdout, stderr, err := proctest.StartCmd(cmd)
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		t.Fatalf("start %s: %v", bin, err)
+		t.Fatal(err)
 	}
 	f := &family{
 		t:      t,
 		pgid:   cmd.Process.Pid,
-		stdout: newStream("stdout", outR, start),
-		stderr: newStream("stderr", errR, start),
+		stdout: stdout,
+		stderr: stderr,
 		procs:  map[int]*member{},
 	}
 	first := &member{pid: cmd.Process.Pid, ended: make(chan struct{})}
@@ -204,15 +191,15 @@ func (f *family) cleanup() {
 			f.t.Errorf("process %d not reaped 10s after SIGKILL", m.pid)
 		}
 	}
-	for _, s := range []*stream{f.stdout, f.stderr} {
+	for _, s := range []*proctest.Stream{f.stdout, f.stderr} {
 		select {
-		case <-s.done:
+		case <-s.Done():
 		case <-deadline:
 		}
-		s.r.Close()
+		s.Close()
 	}
 	if f.t.Failed() {
-		f.t.Logf("output of the family (stderr last %d lines):\n%s", tail, f.stderr.tail(tail))
+		f.t.Logf("output of the family (stderr last %d lines):\n%s", tail, f.stderr.Tail(tail))
 	}
 }
 
@@ -233,125 +220,6 @@ func attr(line, key string) string {
 func attrInt(line, key string) int {
 	n, _ := strconv.Atoi(attr(line, key))
 	return n
-}
-
-// A stream is one output of the family, read line by line.
-type stream struct {
-	name  string
-	r     *os.File
-	start time.Time
-	done  chan struct{}
-
-	mu      sync.Mutex
-	lines   []line
-	ended   bool
-	changed chan struct{}
-}
-
-type line struct {
-	text string
-	at   time.Duration // since the start
-}
-
-func newStream(name string, r *os.File, start time.Time) *stream {
-	s := &stream{name: name, r: r, start: start, done: make(chan struct{}), changed: make(chan struct{})}
-	go s.read()
-	return s
-}
-
-func (s *stream) read() {
-	defer close(s.done)
-	br := bufio.NewReader(s.r)
-	for {
-		l, err := br.ReadString('\n')
-		if l != "" {
-			s.mu.Lock()
-			s.lines = append(s.lines, line{strings.TrimSuffix(l, "\n"), time.Since(s.start)})
-			close(s.changed)
-			s.changed = make(chan struct{})
-			s.mu.Unlock()
-		}
-		if err != nil {
-			break
-		}
-	}
-	s.mu.Lock()
-	s.ended = true
-	close(s.changed)
-	s.mu.Unlock()
-}
-
-// mark returns the number of lines read so far: a cursor for find.
-func (s *stream) mark() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.lines)
-}
-
-// find waits up to d for a line, from the cursor from on, that contains
-// every one of subs, and returns it (without its time stamp).
-func (s *stream) find(from int, d time.Duration, subs ...string) (string, error) {
-	return s.findFunc(from, d, fmt.Sprintf("%q", subs), func(l string) bool { return containsAll(l, subs) })
-}
-
-// findFunc waits up to d for a line, from the cursor from on, that match
-// accepts, and returns it (without its time stamp); what describes the
-// line in the error.
-func (s *stream) findFunc(from int, d time.Duration, what string, match func(string) bool) (string, error) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		for ; from < len(s.lines); from++ {
-			if l := s.lines[from].text; match(l) {
-				s.mu.Unlock()
-				return l, nil
-			}
-		}
-		ended, changed := s.ended, s.changed
-		s.mu.Unlock()
-		if ended {
-			return "", fmt.Errorf("%s closed without a line containing %s", s.name, what)
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return "", fmt.Errorf("no %s line containing %s within %v", s.name, what, d)
-		}
-	}
-}
-
-// all returns every line from the cursor from on, without time stamps,
-// that contains every one of subs.
-func (s *stream) all(from int, subs ...string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, l := range s.lines[min(from, len(s.lines)):] {
-		if containsAll(l.text, subs) {
-			out = append(out, l.text)
-		}
-	}
-	return out
-}
-
-func (s *stream) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b strings.Builder
-	for _, l := range s.lines[max(0, len(s.lines)-n):] {
-		fmt.Fprintf(&b, "%8.3fs %s\n", l.at.Seconds(), l.text)
-	}
-	return b.String()
-}
-
-func containsAll(l string, subs []string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(l, sub) {
-			return false
-		}
-	}
-	return true
 }
 
 // fdKinds counts the open descriptors of pid by kind: "tcp-listen",

@@ -57,7 +57,7 @@ func startServer(t *testing.T, extra ...string) *server {
 		"-timeout", "30s", "-http-timeout", "10s", "-ready-timeout", "20s"}, extra...)
 	s.family = startFamily(t, s.bin, nil, nil, args...)
 	s.serving = s.first()
-	line, err := s.stdout.find(0, wait, "listening on ")
+	line, err := s.stdout.Find(0, wait, "listening on ")
 	require.NoError(t, err)
 	s.base = "http://" + strings.TrimPrefix(line, "listening on ")
 	return s
@@ -106,7 +106,7 @@ type upgradeResult struct {
 func (s *server) upgrade(t *testing.T) (upgradeResult, error) {
 	t.Helper()
 	old := s.serving
-	from := s.stderr.mark()
+	from := s.stderr.Mark()
 	sent := time.Now()
 	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
 		return upgradeResult{}, err
@@ -119,7 +119,7 @@ func (s *server) upgrade(t *testing.T) (upgradeResult, error) {
 func (s *server) outcome(t *testing.T, old, from int, sent time.Time) (upgradeResult, error) {
 	t.Helper()
 	me := fmt.Sprintf(" pid=%d ", old)
-	rec, err := s.stderr.findFunc(from, wait, "upgrade: done|failed"+me, func(l string) bool {
+	rec, err := s.stderr.FindFunc(from, wait, "upgrade: done|failed"+me, func(l string) bool {
 		return strings.Contains(l, me) && (strings.Contains(l, "upgrade: done") || strings.Contains(l, "upgrade: failed"))
 	})
 	r := upgradeResult{record: rec, elapsed: time.Since(sent)}
@@ -160,7 +160,7 @@ func (s *server) stop(t *testing.T) {
 
 // requests sums the stats lines of every process that has ended.
 func (s *server) requests() (started, finished, lines int) {
-	for _, l := range s.stdout.all(0, "requests started=") {
+	for _, l := range s.stdout.Lines(0, "requests started=") {
 		var a, b int
 		if _, err := fmt.Sscanf(l, "requests started=%d finished=%d", &a, &b); err == nil {
 			started, finished, lines = started+a, finished+b, lines+1
@@ -366,24 +366,24 @@ func TestUpgradeRaces(t *testing.T) {
 	s.serving = s.first()
 
 	// USR2 before Ready: refused, logged; the server then serves.
-	_, err := s.stderr.find(0, wait, "warming up", fmt.Sprintf(" pid=%d ", s.serving))
+	_, err := s.stderr.Find(0, wait, "warming up", fmt.Sprintf(" pid=%d ", s.serving))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(s.serving, syscall.SIGUSR2))
-	rec, err := s.stderr.find(0, wait, "WARN upgrade: refused", fmt.Sprintf(" pid=%d ", s.serving))
+	rec, err := s.stderr.Find(0, wait, "WARN upgrade: refused", fmt.Sprintf(" pid=%d ", s.serving))
 	require.NoError(t, err)
 	assert.Contains(t, rec, "not ready")
-	line, err := s.stdout.find(0, wait, "listening on ")
+	line, err := s.stdout.Find(0, wait, "listening on ")
 	require.NoError(t, err)
 	s.base = "http://" + strings.TrimPrefix(line, "listening on ")
 	load := startLoad(s.base)
 
 	// A second USR2 while the upgrade runs: refused at once.
-	old, from, sent := s.serving, s.stderr.mark(), time.Now()
+	old, from, sent := s.serving, s.stderr.Mark(), time.Now()
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
-	_, err = s.stderr.find(from, wait, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old))
+	_, err = s.stderr.Find(from, wait, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
-	rec, err = s.stderr.find(from, wait, "WARN upgrade: refused", fmt.Sprintf(" pid=%d ", old))
+	rec, err = s.stderr.Find(from, wait, "WARN upgrade: refused", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
 	assert.Contains(t, rec, "in progress")
 	r, err := s.outcome(t, old, from, sent)
@@ -391,19 +391,19 @@ func TestUpgradeRaces(t *testing.T) {
 	assert.Equal(t, []int{r.newPID}, s.family.live(), "one process serves")
 
 	// Two USR2 at once: one upgrade. The kernel may merge the two.
-	old, from, sent = s.serving, s.stderr.mark(), time.Now()
+	old, from, sent = s.serving, s.stderr.Mark(), time.Now()
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
 	r, err = s.outcome(t, old, from, sent)
 	require.NoError(t, err)
-	assert.Len(t, s.stderr.all(from, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old)), 1, "one new process")
+	assert.Len(t, s.stderr.Lines(from, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old)), 1, "one new process")
 	assert.Equal(t, []int{r.newPID}, s.family.live(), "one process serves")
 
 	// SIGTERM to the old process right after the handover joins its
 	// shutdown: it exits 0, the new one serves on.
-	old, from, sent = s.serving, s.stderr.mark(), time.Now()
+	old, from, sent = s.serving, s.stderr.Mark(), time.Now()
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
-	_, err = s.stderr.find(from, wait, "upgrade: done", fmt.Sprintf(" pid=%d ", old))
+	_, err = s.stderr.Find(from, wait, "upgrade: done", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(old, syscall.SIGTERM))
 	r, err = s.outcome(t, old, from, sent)
@@ -418,14 +418,14 @@ func TestUpgradeRaces(t *testing.T) {
 	// clients find the port closed once it has stopped, but no request it
 	// began is lost.
 	load = startLoad(s.base)
-	old, from = s.serving, s.stderr.mark()
+	old, from = s.serving, s.stderr.Mark()
 	require.NoError(t, syscall.Kill(old, syscall.SIGUSR2))
-	rec, err = s.stderr.find(from, wait, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old))
+	rec, err = s.stderr.Find(from, wait, "upgrade: new process started", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
-	_, err = s.stderr.find(from, wait, "warming up", fmt.Sprintf(" pid=%d ", attrInt(rec, "new_pid")))
+	_, err = s.stderr.Find(from, wait, "warming up", fmt.Sprintf(" pid=%d ", attrInt(rec, "new_pid")))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(old, syscall.SIGTERM))
-	rec, err = s.stderr.find(from, wait, "ERROR upgrade: failed", fmt.Sprintf(" pid=%d ", old))
+	rec, err = s.stderr.Find(from, wait, "ERROR upgrade: failed", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
 	assert.Contains(t, rec, "shutting down")
 	ws, err := s.member(old).wait(wait)
@@ -456,7 +456,7 @@ func TestSocketActivation(t *testing.T) {
 	s.serving = s.first() // systemd-socket-activate execs the server in its place
 	// It does so at the first connection once it listens; the connection
 	// waits in the socket's queue for the server.
-	_, err = s.stderr.find(0, wait, "Listening on "+addr)
+	_, err = s.stderr.Find(0, wait, "Listening on "+addr)
 	require.NoError(t, err)
 	first := make(chan error, 1)
 	go func() {
@@ -470,7 +470,7 @@ func TestSocketActivation(t *testing.T) {
 		}
 		first <- err
 	}()
-	line, err := s.stdout.find(0, wait, "listening on ")
+	line, err := s.stdout.Find(0, wait, "listening on ")
 	require.NoError(t, err)
 	assert.Equal(t, "listening on "+addr, line, "the activated socket, not -addr")
 	require.NoError(t, <-first, "the connection that started the server")
@@ -479,7 +479,7 @@ func TestSocketActivation(t *testing.T) {
 	pace(rand.New(rand.NewPCG(1, 2)))
 	r, err := s.upgrade(t)
 	require.NoError(t, err)
-	line, err = s.stdout.find(1, wait, "listening on ")
+	line, err = s.stdout.Find(1, wait, "listening on ")
 	require.NoError(t, err)
 	assert.Equal(t, "listening on "+addr, line, "the new process serves on the same socket")
 	pace(rand.New(rand.NewPCG(1, 2)))
@@ -503,10 +503,10 @@ func TestListenFDsOtherPID(t *testing.T) {
 	require.NoError(t, err)
 	s.family = startFamily(t, s.bin, []string{"LISTEN_PID=1", "LISTEN_FDS=1"}, []*os.File{f}, "-addr", "127.0.0.1:0")
 	f.Close()
-	rec, err := s.stderr.find(0, wait, "LISTEN_FDS is meant for another process")
+	rec, err := s.stderr.Find(0, wait, "LISTEN_FDS is meant for another process")
 	require.NoError(t, err)
 	assert.Contains(t, rec, "listen_pid=1")
-	line, err := s.stdout.find(0, wait, "listening on ")
+	line, err := s.stdout.Find(0, wait, "listening on ")
 	require.NoError(t, err)
 	addr := strings.TrimPrefix(line, "listening on ")
 	assert.NotEqual(t, ln.Addr().String(), addr)

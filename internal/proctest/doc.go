@@ -20,7 +20,9 @@
 // [Proc.WaitLine] instead of sleeping, sends a signal with [Proc.Signal]
 // and reads the exit status with [Proc.Wait]. Every wait is bounded.
 // When the test ends, the whole process group is killed with SIGKILL and
-// reaped, so a test that fails halfway leaves no process behind.
+// reaped, so a test that fails halfway leaves no process behind. A test
+// that follows the process itself (its children, say) starts it with
+// [StartCmd] instead and reads its output through two [Stream]s.
 //
 // A TestMain using it looks like:
 //

@@ -3,9 +3,7 @@
 package proctest
 
 import (
-	"bufio"
 	"cmp"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,8 +27,8 @@ type Proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	start  time.Time
-	stdout *output
-	stderr *output
+	stdout *Stream
+	stderr *Stream
 
 	exited  chan struct{} // closed once the process has been reaped
 	elapsed time.Duration // start to reap; read after exited is closed
@@ -69,49 +67,22 @@ func (r Result) String() string {
 // failed, it logs both outputs with the time each line arrived.
 func Start(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatalf("proctest: %v", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		t.Fatalf("proctest: %v", err)
-	}
-
 	cmd := exec.Command(bin, args...)
-	cmd.Env = withGORACE(os.Environ())
-	cmd.Stdout, cmd.Stderr = outW, errW
-	// A process group of its own: the cleanup can kill the binary and
-	// whatever it started with one kill(-pgid), and a signal sent to the
-	// test's own group (Ctrl-C in a terminal) does not reach it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	spawning.RLock()
-	err = cmd.Start()
-	spawning.RUnlock()
-	// The child holds its own copies of the write ends; closing ours lets
-	// the readers see EOF when the child's are gone.
-	outW.Close()
-	errW.Close()
+	stdout, stderr, err := StartCmd(cmd)
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		t.Fatalf("proctest: start %s: %v", bin, err)
+		t.Fatalf("proctest: %v", err)
 	}
-
 	p := &Proc{
 		t:      t,
 		cmd:    cmd,
-		start:  start,
-		stdout: newOutput("stdout", outR, start),
-		stderr: newOutput("stderr", errR, start),
+		start:  stdout.start,
+		stdout: stdout,
+		stderr: stderr,
 		exited: make(chan struct{}),
 	}
 	go func() {
 		cmd.Wait() // the status is read from cmd.ProcessState
-		p.elapsed = time.Since(start)
+		p.elapsed = time.Since(p.start)
 		close(p.exited)
 	}()
 	t.Cleanup(p.cleanup)
@@ -152,12 +123,12 @@ func (p *Proc) SignalGroup(sig syscall.Signal) error {
 // returns the first such line, counting every line since Start. It returns
 // an error when timeout passes first or stdout closes without such a line.
 func (p *Proc) WaitLine(substr string, timeout time.Duration) (string, error) {
-	return p.stdout.waitLine(substr, timeout)
+	return p.stdout.Find(0, timeout, substr)
 }
 
 // WaitStderrLine is WaitLine for stderr.
 func (p *Proc) WaitStderrLine(substr string, timeout time.Duration) (string, error) {
-	return p.stderr.waitLine(substr, timeout)
+	return p.stderr.Find(0, timeout, substr)
 }
 
 // MustWaitLine is WaitLine failing the test on error.
@@ -183,7 +154,7 @@ func (p *Proc) Wait(timeout time.Duration) (Result, error) {
 		return Result{}, fmt.Errorf("process %d still running after %v", p.Pid(), timeout)
 	}
 	r := p.result()
-	for _, o := range []*output{p.stdout, p.stderr} {
+	for _, o := range []*Stream{p.stdout, p.stderr} {
 		select {
 		case <-o.done:
 		case <-timer.C:
@@ -223,10 +194,10 @@ func (p *Proc) result() Result {
 }
 
 // Stdout returns the stdout lines read so far.
-func (p *Proc) Stdout() []string { return p.stdout.snapshot() }
+func (p *Proc) Stdout() []string { return p.stdout.Lines(0) }
 
 // Stderr returns the stderr lines read so far.
-func (p *Proc) Stderr() []string { return p.stderr.snapshot() }
+func (p *Proc) Stderr() []string { return p.stderr.Lines(0) }
 
 // CloseStdout closes the test's end of the stdout pipe, as a log collector
 // that goes away would: from then on the process's writes to stdout fail
@@ -240,7 +211,7 @@ func (p *Proc) Stderr() []string { return p.stderr.snapshot() }
 func (p *Proc) CloseStdout() error {
 	spawning.Lock()
 	defer spawning.Unlock()
-	return p.stdout.close()
+	return p.stdout.Close()
 }
 
 // spawning is held for reading while this package forks a process, and
@@ -257,15 +228,15 @@ func (p *Proc) cleanup() {
 	case <-deadline.C:
 		p.t.Errorf("proctest: process %d not reaped %v after SIGKILL", p.Pid(), reapTimeout)
 	}
-	for _, o := range []*output{p.stdout, p.stderr} {
+	for _, o := range []*Stream{p.stdout, p.stderr} {
 		select {
 		case <-o.done:
 		case <-deadline.C:
 			// A process outside the group holds the pipe: stop reading.
-			o.close()
+			o.Close()
 			<-o.done
 		}
-		o.close()
+		o.Close()
 	}
 	if p.t.Failed() {
 		p.t.Logf("proctest: output of %s (pid %d):\n%s", p.cmd.Path, p.Pid(), p.transcript())
@@ -280,7 +251,7 @@ func (p *Proc) transcript() string {
 		stream string
 	}
 	var all []entry
-	for _, o := range []*output{p.stdout, p.stderr} {
+	for _, o := range []*Stream{p.stdout, p.stderr} {
 		o.mu.Lock()
 		for _, l := range o.lines {
 			all = append(all, entry{l, o.name})
@@ -293,113 +264,6 @@ func (p *Proc) transcript() string {
 		fmt.Fprintf(&b, "%8.3fs %s: %s\n", e.at.Seconds(), e.stream, e.text)
 	}
 	return b.String()
-}
-
-type line struct {
-	text string
-	at   time.Duration // since Start
-}
-
-// output is one stream of the process, read by its own goroutine.
-type output struct {
-	name  string
-	r     *os.File
-	start time.Time
-	done  chan struct{} // closed when the reader returns
-
-	mu      sync.Mutex
-	lines   []line
-	ended   bool          // the reader has returned
-	changed chan struct{} // closed (and replaced) on each new line and at the end
-	closed  bool          // r has been closed
-}
-
-func newOutput(name string, r *os.File, start time.Time) *output {
-	o := &output{
-		name:    name,
-		r:       r,
-		start:   start,
-		done:    make(chan struct{}),
-		changed: make(chan struct{}),
-	}
-	go o.read()
-	return o
-}
-
-func (o *output) read() {
-	defer close(o.done)
-	br := bufio.NewReader(o.r)
-	for {
-		s, err := br.ReadString('\n')
-		if s != "" {
-			o.add(strings.TrimSuffix(s, "\n"))
-		}
-		if err != nil {
-			break
-		}
-	}
-	o.mu.Lock()
-	o.ended = true
-	close(o.changed)
-	o.mu.Unlock()
-}
-
-func (o *output) add(text string) {
-	at := time.Since(o.start)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.lines = append(o.lines, line{text, at})
-	close(o.changed)
-	o.changed = make(chan struct{})
-}
-
-func (o *output) waitLine(substr string, timeout time.Duration) (string, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	next := 0
-	for {
-		o.mu.Lock()
-		for ; next < len(o.lines); next++ {
-			if text := o.lines[next].text; strings.Contains(text, substr) {
-				o.mu.Unlock()
-				return text, nil
-			}
-		}
-		ended, changed := o.ended, o.changed
-		o.mu.Unlock()
-		if ended {
-			return "", fmt.Errorf("%s closed without a line containing %q", o.name, substr)
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return "", fmt.Errorf("no %s line containing %q within %v", o.name, substr, timeout)
-		}
-	}
-}
-
-func (o *output) snapshot() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	s := make([]string, len(o.lines))
-	for i, l := range o.lines {
-		s[i] = l.text
-	}
-	return s
-}
-
-// close closes the read end once; a reader blocked on it returns.
-func (o *output) close() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return nil
-	}
-	o.closed = true
-	if err := o.r.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-		return err
-	}
-	return nil
 }
 
 // IgnoresSignal reports whether the process ignores sig, from the SigIgn

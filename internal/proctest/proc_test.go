@@ -4,6 +4,7 @@ package proctest_test
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -83,6 +84,46 @@ func TestWaitLineClosed(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "closed")
 	assert.Equal(t, 0, p.MustWait(wait).Code)
+}
+
+// TestStream: a Stream started by StartCmd finds lines from a cursor on,
+// by every substring or by a function, lists them, and ends when the
+// process's end of the pipe closes.
+func TestStream(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("/bin/sh", "-c", "echo a x; echo b x; echo c y; echo err >&2")
+	stdout, stderr, err := proctest.StartCmd(cmd)
+	require.NoError(t, err)
+	require.NoError(t, cmd.Wait())
+	for _, s := range []*proctest.Stream{stdout, stderr} {
+		select {
+		case <-s.Done():
+		case <-time.After(wait):
+			t.Fatal("the stream did not end with the process")
+		}
+	}
+	defer stdout.Close()
+	defer stderr.Close()
+
+	line, err := stdout.Find(0, wait, "x")
+	require.NoError(t, err)
+	assert.Equal(t, "a x", line)
+	line, err = stdout.Find(1, wait, "x")
+	require.NoError(t, err)
+	assert.Equal(t, "b x", line, "from the cursor on")
+	line, err = stdout.FindFunc(0, wait, "y", func(l string) bool { return strings.HasSuffix(l, "y") })
+	require.NoError(t, err)
+	assert.Equal(t, "c y", line)
+	_, err = stdout.Find(0, wait, "a", "y")
+	require.Error(t, err, "every substring")
+	assert.Contains(t, err.Error(), `stdout closed without a line containing ["a" "y"]`)
+
+	assert.Equal(t, 3, stdout.Mark())
+	assert.Equal(t, []string{"a x", "b x", "c y"}, stdout.Lines(0))
+	assert.Equal(t, []string{"b x"}, stdout.Lines(1, "x"))
+	assert.Empty(t, stdout.Lines(3))
+	assert.Equal(t, []string{"err"}, stderr.Lines(0))
+	assert.Regexp(t, `^ *\d+\.\d{3}s c y\n$`, stdout.Tail(1))
 }
 
 func TestWaitTimeout(t *testing.T) {
