@@ -45,9 +45,9 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "address to listen on")
-	drain := flag.Duration("drain-delay", 5*time.Second, "how long RPCs keep being served after health turns NOT_SERVING")
+	drain := flag.Duration("drain-delay", 5*time.Second, "how long RPCs keep being served after health turns NOT_SERVING; left at its default, at most a quarter of -timeout")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
-	grpcTimeout := flag.Duration("grpc-timeout", 20*time.Second, "bound on GracefulStop; then Stop cuts the RPCs left")
+	grpcTimeout := flag.Duration("grpc-timeout", 20*time.Second, "bound on GracefulStop, then Stop cuts the RPCs left; left at its default, at most two thirds of -timeout less the drain delay, 16.7s with the other defaults")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: shut down without a drain")
 	flag.Parse()
 	if err := fit(drain, grpcTimeout, *timeout, set()); err != nil {

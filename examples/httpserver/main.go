@@ -58,9 +58,9 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503")
+	drain := flag.Duration("drain-delay", 5*time.Second, "how long /work keeps serving after /healthz turns 503; left at its default, at most a quarter of -timeout")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole shutdown, drain delay included")
-	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain; then open connections are cut")
+	httpTimeout := flag.Duration("http-timeout", 20*time.Second, "bound on the HTTP drain, then open connections are cut; left at its default, at most two thirds of -timeout less the drain delay, 16.7s with the other defaults")
 	idleGrace := flag.Duration("idle-grace", shutdownhttp.DefaultIdleGrace, "how long a keep-alive connection must have been idle before the drain closes it")
 	pidfile := flag.String("pidfile", "", "file naming the process that serves: kill -USR2 $(cat FILE) upgrades in place")
 	readyTimeout := flag.Duration("ready-timeout", upgrade.DefaultReadyTimeout, "bound on the start of the new process of an upgrade")

@@ -52,7 +52,7 @@ func main() {
 	buffer := flag.Int("buffer", 10000, "at most this many records buffered; jobs wait for room")
 	job := flag.Duration("job", time.Millisecond, "how long each job takes")
 	timeout := flag.Duration("timeout", 10*time.Second, "bound on the whole shutdown")
-	flushTimeout := flag.Duration("flush-timeout", 5*time.Second, "bound on the final flush")
+	flushTimeout := flag.Duration("flush-timeout", 5*time.Second, "bound on the final flush; left at its default, at most half of -timeout")
 	startTimeout := flag.Duration("start-timeout", 10*time.Second, "how long the brokers have to answer at start")
 	noInFlight := flag.Bool("no-inflight", false, "test seam: produce with the task's context")
 	flag.Parse()

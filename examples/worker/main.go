@@ -37,7 +37,7 @@ func main() {
 	batch := flag.Int("batch", 100, "write when this many results are buffered")
 	interval := flag.Duration("interval", 200*time.Millisecond, "write at least this often")
 	timeout := flag.Duration("timeout", 10*time.Second, "bound on the whole shutdown")
-	flushTimeout := flag.Duration("flush-timeout", 5*time.Second, "bound on the final flush and fsync")
+	flushTimeout := flag.Duration("flush-timeout", 5*time.Second, "bound on the final flush and fsync; left at its default, at most half of -timeout")
 	job := flag.Duration("job", time.Millisecond, "how long each job takes")
 	sinkHang := flag.Bool("sink-hang", false, "test seam: writes to -out never return")
 	noGraceful := flag.Bool("no-graceful", false, "test seam: no flush at shutdown")
