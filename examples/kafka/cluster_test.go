@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,7 +31,7 @@ func newCluster(t testing.TB) *testCluster {
 	t.Helper()
 	front, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	px := &proxy{ln: front, conns: map[net.Conn]bool{}}
+	px := &proxy{ln: front, conns: map[net.Conn]bool{}, dropped: make(chan struct{})}
 	kf, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(func(network, addr string) (net.Listener, error) {
 		ln, err := net.Listen(network, addr)
 		if err != nil {
@@ -75,13 +74,13 @@ type proxy struct {
 	back string // the broker's real address
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	paused   bool
-	closed   bool
-	conns    map[net.Conn]bool // client side, and the broker side of each
-	dropped  atomic.Int64      // Produce requests read and dropped while paused
-	changed  chan struct{}     // closed and replaced when dropped grows
-	changeMu sync.Mutex
+	dropped  chan struct{} // closed once a Produce request has been dropped while paused
+	dropOnce sync.Once
+
+	mu     sync.Mutex
+	paused bool
+	closed bool
+	conns  map[net.Conn]bool // client side, and the broker side of each
 }
 
 func (p *proxy) serve() {
@@ -178,29 +177,13 @@ func (p *proxy) drop(c net.Conn) {
 
 func (p *proxy) count(frame []byte) {
 	if len(frame) >= 6 && int16(binary.BigEndian.Uint16(frame[4:6])) == kmsg.Produce.Int16() {
-		p.dropped.Add(1)
-		p.changeMu.Lock()
-		if p.changed != nil {
-			close(p.changed)
-			p.changed = nil
-		}
-		p.changeMu.Unlock()
+		p.dropOnce.Do(func() { close(p.dropped) })
 	}
 }
 
 // droppedProduce returns a channel closed once a Produce request has been
 // dropped while paused.
-func (p *proxy) droppedProduce() <-chan struct{} {
-	p.changeMu.Lock()
-	defer p.changeMu.Unlock()
-	ch := make(chan struct{})
-	if p.dropped.Load() > 0 {
-		close(ch)
-		return ch
-	}
-	p.changed = ch
-	return ch
-}
+func (p *proxy) droppedProduce() <-chan struct{} { return p.dropped }
 
 // readFrame reads one size-prefixed Kafka request.
 func readFrame(r io.Reader) ([]byte, error) {
