@@ -39,9 +39,9 @@ type family struct {
 // A member is one process of the family that the test reaps.
 type member struct {
 	pid   int
-	ended chan struct{} // closed once reaped
-	ws    syscall.WaitStatus
-	at    time.Time // when it was reaped
+	ended chan struct{}   // closed once reaped
+	end   proctest.Result // how it ended, without its outputs
+	at    time.Time       // when it was reaped
 }
 
 var subreaper = sync.OnceValue(func() error {
@@ -77,7 +77,7 @@ func startFamily(t *testing.T, bin string, env []string, extra []*os.File, args 
 	f.procs[first.pid] = first
 	go func() {
 		cmd.Wait()
-		first.ws = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		first.end = proctest.ResultOf(cmd.ProcessState.Sys().(syscall.WaitStatus))
 		first.at = time.Now()
 		close(first.ended)
 	}()
@@ -111,7 +111,7 @@ func (f *family) adopt(pid, parent int) *member {
 				break
 			}
 		}
-		m.ws, m.at = ws, time.Now()
+		m.end, m.at = proctest.ResultOf(ws), time.Now()
 		close(m.ended)
 	}()
 	return m
@@ -128,24 +128,14 @@ func (f *family) member(pid int) *member {
 	return m
 }
 
-// wait waits up to d for m to end and returns its status.
-func (m *member) wait(d time.Duration) (syscall.WaitStatus, error) {
+// wait waits up to d for m to end and returns how it ended.
+func (m *member) wait(d time.Duration) (proctest.Result, error) {
 	select {
 	case <-m.ended:
-		return m.ws, nil
+		return m.end, nil
 	case <-time.After(d):
-		return 0, fmt.Errorf("process %d still running after %v", m.pid, d)
+		return proctest.Result{}, fmt.Errorf("process %d still running after %v", m.pid, d)
 	}
-}
-
-func describe(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit status %d", ws.ExitStatus())
-	case ws.Signaled():
-		return "signal: " + ws.Signal().String()
-	}
-	return fmt.Sprintf("status %#x", int(ws))
 }
 
 // live returns the processes of the family's group that are running (not

@@ -131,13 +131,13 @@ func (s *server) outcome(t *testing.T, old, from int, sent time.Time) (upgradeRe
 	}
 	r.newPID = attrInt(rec, "new_pid")
 	s.adopt(r.newPID, old)
-	ws, err := s.member(old).wait(wait)
+	end, err := s.member(old).wait(wait)
 	if err != nil {
 		return r, err
 	}
 	r.elapsed = s.member(old).at.Sub(sent)
-	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return r, fmt.Errorf("old process %d: %s, want exit status 0", old, describe(ws))
+	if !end.Exited || end.Code != 0 {
+		return r, fmt.Errorf("old process %d: %v, want exit status 0", old, end)
 	}
 	if r.elapsed >= upDrain {
 		return r, fmt.Errorf("old process %d ended %v after USR2: it waited for the drain delay (%v)", old, r.elapsed, upDrain)
@@ -153,9 +153,9 @@ func (s *server) outcome(t *testing.T, old, from int, sent time.Time) (upgradeRe
 func (s *server) stop(t *testing.T) {
 	t.Helper()
 	require.NoError(t, syscall.Kill(s.serving, syscall.SIGTERM))
-	ws, err := s.member(s.serving).wait(wait)
+	end, err := s.member(s.serving).wait(wait)
 	require.NoError(t, err)
-	assert.True(t, ws.Exited() && ws.ExitStatus() == 0, "last process: %s", describe(ws))
+	assert.True(t, end.Exited && end.Code == 0, "last process: %v", end)
 }
 
 // requests sums the stats lines of every process that has ended.
@@ -428,9 +428,9 @@ func TestUpgradeRaces(t *testing.T) {
 	rec, err = s.stderr.Find(from, wait, "ERROR upgrade: failed", fmt.Sprintf(" pid=%d ", old))
 	require.NoError(t, err)
 	assert.Contains(t, rec, "shutting down")
-	ws, err := s.member(old).wait(wait)
+	end, err := s.member(old).wait(wait)
 	require.NoError(t, err)
-	assert.True(t, ws.Exited() && ws.ExitStatus() == 0, "old process: %s", describe(ws))
+	assert.True(t, end.Exited && end.Code == 0, "old process: %v", end)
 	assert.Empty(t, s.family.live(), "nothing left running")
 	stopped := sum(load.Stop())
 	assert.Zero(t, stopped.Kinds[proctest.ReusedBroken]+stopped.Kinds[proctest.Other], "requests lost: %v %q", stopped, stopped.Errors)

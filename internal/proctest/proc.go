@@ -179,11 +179,18 @@ func (p *Proc) MustWait(timeout time.Duration) Result {
 
 // result decodes the wait status; call it after exited is closed.
 func (p *Proc) result() Result {
-	r := Result{Code: -1, Elapsed: p.elapsed}
-	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok {
-		return r
+	r := Result{Code: -1}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		r = ResultOf(ws)
 	}
+	r.Elapsed = p.elapsed
+	return r
+}
+
+// ResultOf returns how a process with the wait status ws ended, for a test
+// that reaps processes itself; the outputs and Elapsed are left empty.
+func ResultOf(ws syscall.WaitStatus) Result {
+	r := Result{Code: -1}
 	switch {
 	case ws.Exited():
 		r.Exited, r.Code = true, ws.ExitStatus()
