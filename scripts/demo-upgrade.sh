@@ -3,10 +3,10 @@
 # server, starts it with a PID file, puts it under load from curl clients
 # (POST /work, half of them reusing one keep-alive connection), sends
 # kill -USR2 $(cat PIDFILE), and prints the old and new PIDs, the server's
-# records of the upgrade, the old process's exit code, and every client
-# request's outcome. Nothing is in front of the server: no request may
-# fail or be refused. Exits 1 if one did, or if the old process did not
-# exit 0.
+# records of the upgrade, the old process's exit code, and the count of
+# client requests answered 200 and of those that failed, by outcome.
+# Nothing is in front of the server: no request may fail or be refused.
+# Exits 1 if one did, or if the old process did not exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
