@@ -482,8 +482,8 @@ func TestStuckRPC(t *testing.T) {
 	_, err = wc.Work(ctx, &workv1.WorkRequest{Ms: 0})
 	require.NoError(t, err)
 
+	sent := time.Now() // before the signal, so that a pause here cannot shorten what is measured
 	require.NoError(t, p.Signal(syscall.SIGTERM))
-	sent := time.Now()
 	r := p.MustWait(wait)
 	elapsed := time.Since(sent)
 	assert.GreaterOrEqual(t, elapsed, grpcTimeout, "GracefulStop waits for the RPC until its timeout")

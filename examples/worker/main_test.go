@@ -175,8 +175,8 @@ func TestSinkHang(t *testing.T) {
 	// A batch is stuck in the write: its results are not flushed.
 	_, err := p.WaitStderrLine("hangs", wait)
 	require.NoError(t, err)
+	sent := time.Now() // before the signal, so that a pause here cannot shorten what is measured
 	require.NoError(t, p.Signal(syscall.SIGTERM))
-	sent := time.Now()
 	r := p.MustWait(wait)
 	elapsed := time.Since(sent)
 
@@ -224,8 +224,8 @@ func TestTimeoutAlone(t *testing.T) {
 		p.MustWaitLine("consuming jobs", wait)
 		_, err := p.WaitStderrLine("hangs", wait)
 		require.NoError(t, err)
+		sent := time.Now() // before the signal, so that a pause here cannot shorten what is measured
 		require.NoError(t, p.Signal(syscall.SIGTERM))
-		sent := time.Now()
 		r := p.MustWait(wait)
 		elapsed := time.Since(sent)
 		require.True(t, r.Exited, r.String())
