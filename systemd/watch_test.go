@@ -139,14 +139,29 @@ func TestWatchShutdown(t *testing.T) {
 	}
 }
 
-// Watch's datagrams go out on its own goroutine: hooks run while the
-// socket is full and nobody reads it, and the shutdown ends on time.
+// Watch's datagrams go out on its own goroutine: hooks run while every
+// send blocks, as on a socket whose queue is full and that nobody reads,
+// and the shutdown ends on time. Hooks that waited for those sends
+// (NotifyTimeout each, two events a hook) would take far longer: the
+// sends block until their deadline, or until the last hook, registered
+// first, lets them go so that the test does not wait for the last ones.
 func TestWatchDoesNotBlockHooks(t *testing.T) {
 	noWatchdog(t)
-	m := newManager(t, false)
-	m.conn.Close() // nobody reads: every send fails
+	t.Setenv("NOTIFY_SOCKET", "@fake")
+	unblock := make(chan struct{})
+	t.Cleanup(systemd.SetSend(func(_, _ string, deadline time.Time) error {
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		select {
+		case <-unblock:
+			return nil
+		case <-timer.C:
+			return os.ErrDeadlineExceeded
+		}
+	}))
 	captureLog(t)
 	c, src := newCoordinator(t, shutdown.WithTimeout(time.Minute))
+	c.Register("unblock", func(context.Context) error { close(unblock); return nil })
 	for i := range 20 {
 		c.Register(fmt.Sprint("hook", i), func(context.Context) error { return nil })
 	}
