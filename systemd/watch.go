@@ -103,15 +103,16 @@ type watcher struct {
 	failed string     // the last send error logged, "" after a success
 
 	mu        sync.Mutex
-	stopping  bool      // the shutdown was triggered
-	stopSent  bool      // STOPPING=1 has been sent
-	deadline  time.Time // the shutdown's deadline, once known
-	extSent   bool      // EXTEND_TIMEOUT_USEC has been sent
-	cause     string    // the shutdown's cause, as STATUS= shows it
-	running   []hookKey // hooks started and not ended, in start order
-	status    string    // the STATUS= to say
-	statusOut string    // the STATUS= said last
-	final     bool      // status is the last one
+	stopping  bool            // the shutdown was triggered
+	stopSent  bool            // STOPPING=1 has been sent
+	deadline  time.Time       // the shutdown's deadline, once known
+	extSent   bool            // EXTEND_TIMEOUT_USEC has been sent
+	cause     string          // the shutdown's cause, as STATUS= shows it
+	running   []hookKey       // hooks started and not ended, in start order
+	ended     hookKey         // the hook that ended last; zero before any
+	endedAs   shutdown.Status // and how
+	final     string          // the last STATUS=, once the shutdown has completed
+	statusOut string          // the STATUS= said last
 }
 
 type hookKey struct{ name, stage string }
@@ -145,7 +146,8 @@ func (w *watcher) run(every time.Duration) {
 
 // observe records what an event of the shutdown changes in what systemd
 // should hear, and wakes the sender. It runs on the goroutines of the
-// hooks: it never sends, except at completion.
+// hooks: it never sends, except at completion, and leaves the STATUS=
+// text to the sender, which builds only the one it sends.
 func (w *watcher) observe(e shutdown.Event) {
 	switch e.Kind {
 	case shutdown.Triggered:
@@ -160,11 +162,11 @@ func (w *watcher) observe(e shutdown.Event) {
 	k := hookKey{e.Hook.Name, e.Hook.Stage}
 	if e.Kind == shutdown.HookStarted {
 		w.running = append(w.running, k)
-	} else if i := slices.Index(w.running, k); i >= 0 {
-		w.running = slices.Delete(w.running, i, i+1)
-	}
-	if !w.final {
-		w.status = w.hookStatus(e)
+	} else {
+		if i := slices.Index(w.running, k); i >= 0 {
+			w.running = slices.Delete(w.running, i, i+1)
+		}
+		w.ended, w.endedAs = k, e.Hook.Status
 	}
 	w.mu.Unlock()
 	w.kick()
@@ -176,9 +178,8 @@ func (w *watcher) triggered(cause error, deadline time.Time) {
 	w.mu.Lock()
 	w.stopping = true
 	w.learn(deadline)
-	if !w.final && w.cause == "" {
+	if w.cause == "" {
 		w.cause = causeText(cause)
-		w.status = "stopping (" + w.cause + ")"
 	}
 	w.mu.Unlock()
 	w.kick()
@@ -200,8 +201,7 @@ func (w *watcher) completed(rep *shutdown.Report, deadline time.Time) {
 	w.mu.Lock()
 	w.stopping = true
 	w.learn(deadline)
-	w.status = finalStatus(rep)
-	w.final = true
+	w.final = finalStatus(rep)
 	w.mu.Unlock()
 	by := time.Until(deadline)
 	if by < shutdown.FinalGrace/2 {
@@ -234,7 +234,7 @@ func (w *watcher) flush(deadline time.Time) {
 		left := max(time.Until(w.deadline), 0) + ExtendSlack
 		lines = append(lines, "EXTEND_TIMEOUT_USEC="+strconv.FormatInt(left.Microseconds(), 10))
 	}
-	status := w.status
+	status := w.status()
 	if status != w.statusOut {
 		lines = append(lines, "STATUS="+status)
 	}
@@ -274,9 +274,13 @@ func (w *watcher) sendLocked(state string, deadline time.Time) bool {
 	return false
 }
 
-// hookStatus is the STATUS= after a hook event: the cause, and the hooks
-// running, else how the one that just ended ended. Call with w.mu held.
-func (w *watcher) hookStatus(e shutdown.Event) string {
+// status is the STATUS= to say: the last one once the shutdown has
+// completed; else the cause, and the hooks running, else how the one that
+// ended last ended. Call with w.mu held.
+func (w *watcher) status() string {
+	if w.final != "" {
+		return w.final
+	}
 	head := "stopping"
 	if w.cause != "" {
 		head += " (" + w.cause + ")"
@@ -293,7 +297,10 @@ func (w *watcher) hookStatus(e shutdown.Event) string {
 		}
 		return s
 	}
-	return head + ": " + hookKey{e.Hook.Name, e.Hook.Stage}.String() + " " + e.Hook.Status.String()
+	if w.ended.name != "" { // a hook's name is never empty
+		return head + ": " + w.ended.String() + " " + w.endedAs.String()
+	}
+	return head
 }
 
 func (k hookKey) String() string {
