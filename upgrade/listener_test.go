@@ -31,14 +31,32 @@ func accepted(l net.Listener) <-chan error {
 	return ch
 }
 
+// socketAccepts is a TCP listener that tells of each return of its
+// Accept, so that a test knows when an Accept in progress has let go of
+// the socket.
+type socketAccepts struct {
+	*net.TCPListener
+	returned chan error
+}
+
+func (s socketAccepts) Accept() (net.Conn, error) {
+	c, err := s.TCPListener.Accept()
+	s.returned <- err
+	return c, err
+}
+
 // TestListenerHandOver: after the handover, an Accept in progress and
 // every later one wait for Close, which they report as net.ErrClosed; so
 // http.Server.Serve ends with ErrServerClosed after Shutdown, the way a
 // shutdown without upgrade ends it. A connection that arrives after the
-// handover stays in the socket's queue for the process that accepts next.
+// handover, once the Accept in progress has let go of the socket, stays in
+// the socket's queue for the process that accepts next. (One that arrives
+// at the very moment of the handover may still be taken, and served, by
+// the Accept that the handover wakes: the instant both processes accept.)
 func TestListenerHandOver(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	inner := socketAccepts{ln.(*net.TCPListener), make(chan error, 16)}
 	l := newListener("tcp", "127.0.0.1:0", inner, "", true)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "old") })}
 	served := make(chan error, 1)
@@ -52,7 +70,7 @@ func TestListenerHandOver(t *testing.T) {
 	resp.Body.Close()
 
 	// The new process's copy of the socket, as an upgrade makes it.
-	f, err := fdpass.Dup(inner.(*net.TCPListener), "copy")
+	f, err := fdpass.Dup(inner, "copy")
 	require.NoError(t, err)
 	theirs, err := net.FileListener(f)
 	f.Close()
@@ -60,6 +78,11 @@ func TestListenerHandOver(t *testing.T) {
 	defer theirs.Close()
 
 	l.handOver()
+	for err := range inner.returned {
+		if err != nil {
+			break // Serve's Accept has let go of the socket
+		}
+	}
 	conn, err := net.Dial("tcp", inner.Addr().String())
 	require.NoError(t, err, "the socket still accepts into its queue")
 	defer conn.Close()
