@@ -149,14 +149,17 @@ func TestUpgrade(t *testing.T) {
 // the new process has been killed and reaped, this process serves on and
 // the PID file names it, no descriptor leaks, and the next upgrade works.
 func TestUpgradeFails(t *testing.T) {
-	s := serveHere(t, true, WithReadyTimeout(2*time.Second))
+	// The ready timeout bounds, in every case but hang, the start of a
+	// -race test binary until its first word on the handshake: wide, for
+	// a busy machine.
+	s := serveHere(t, true, WithReadyTimeout(5*time.Second))
 	exe := s.u.exe
 	fds := openFDs(t)
 	for _, tc := range []struct {
 		mode, want string
 	}{
 		{"exit1", "exited with status 1 before it was ready"},
-		{"hang", "was not ready within the ready timeout (2s); killed"},
+		{"hang", "was not ready within the ready timeout (5s); killed"},
 		{"garbage", `broke the handshake: not a handshake message: "hello?"; killed`},
 		{"close", "closed its end of the handshake before it was ready; killed"},
 		{"fail-ready", "could not get ready: upgrade: PID file: "},
